@@ -1,0 +1,395 @@
+package templates
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"path"
+	"sort"
+	"strings"
+)
+
+//go:embed files
+var embedded embed.FS
+
+// Names of the template files. A theme overrides a page by holding a file of
+// the same name at its root; static assets live under assets/.
+const (
+	layoutFile    = "layout.html"
+	loginFile     = "login.html"
+	passwordFile  = "password.html"
+	signupFile    = "signup.html"
+	consentFile   = "consent.html"
+	errorFile     = "error.html"
+	demoFile      = "demo.html"
+	loggedOutFile = "logged_out.html"
+	assetsDir     = "assets"
+)
+
+// pages lists every page with zero-value data, used to render each page
+// once at start-up so that execution errors surface in New.
+func pages() map[string]any {
+	return map[string]any{
+		loginFile:     LoginData{},
+		passwordFile:  PasswordData{},
+		signupFile:    SignupData{},
+		consentFile:   ConsentData{},
+		errorFile:     ErrorData{},
+		demoFile:      DemoData{},
+		loggedOutFile: LoggedOutData{},
+	}
+}
+
+// Page is what every page shares. Each page's data struct embeds it.
+type Page struct {
+	// Lang is the BCP 47 tag of the page's language, written to <html lang>.
+	// Empty means "en". Set it only to a language the text is written in
+	// (see Languages).
+	Lang string
+	// ClientName is the name of the application the person is logging in
+	// to; pages say "Log in to ClientName to continue".
+	ClientName string
+	// CSRF is the anti-forgery token every form posts back in the hidden
+	// field "csrf".
+	CSRF string
+	// AssetBase is the URL path the assets are served under, without a
+	// trailing slash. Empty means "/assets".
+	AssetBase string
+	// RequestID identifies the request in the server's logs. Error pages
+	// show it so that a person can quote it to support.
+	RequestID string
+}
+
+// LoginData is the identifier page: the first step of identifier-first
+// login, asking for the email address only.
+type LoginData struct {
+	Page
+	// Action is the URL the form posts to.
+	Action string
+	// Email prefills the email field (login_hint, or what was typed before).
+	Email string
+	// Error is shown under the email field.
+	Error string
+	// SignupURL, when set, shows "Don't have an account? Sign up".
+	SignupURL string
+}
+
+// PasswordData is the password page, the second step of identifier-first
+// login.
+type PasswordData struct {
+	Page
+	// Action is the URL the form posts to.
+	Action string
+	// Email is the identifier entered on the first step, shown read-only so
+	// that password managers can pair it with the password.
+	Email string
+	// EditURL leads back to the identifier page to change the email.
+	EditURL string
+	// Error is shown under the password field ("Wrong email or password.").
+	Error string
+	// SignupURL, when set, shows "Don't have an account? Sign up".
+	SignupURL string
+}
+
+// SignupData is the sign-up page.
+type SignupData struct {
+	Page
+	// Action is the URL the form posts to.
+	Action string
+	// Email prefills the email field.
+	Email string
+	// EmailError is shown under the email field ("The user already exists.").
+	EmailError string
+	// PasswordError is shown under the password field (the failed rule).
+	PasswordError string
+	// Error is a message about the whole form.
+	Error string
+	// PasswordRules are the connection's password rules in words, listed
+	// under the password field.
+	PasswordRules []string
+	// LoginURL, when set, shows "Already have an account? Log in".
+	LoginURL string
+}
+
+// Scope is one requested permission on the consent page.
+type Scope struct {
+	// Name is the OAuth 2.0 scope value ("email").
+	Name string
+	// Title is its short name for people ("Email").
+	Title string
+	// Description says what the application gets ("Your email address").
+	Description string
+}
+
+// ConsentData is the consent page: an application asks for access.
+type ConsentData struct {
+	Page
+	// Action is the URL the form posts to. The form posts "action" with the
+	// value "accept" or "deny".
+	Action string
+	// UserEmail names the logged-in person ("Hi jane@example.com").
+	UserEmail string
+	// Scopes are the permissions requested.
+	Scopes []Scope
+}
+
+// ErrorData is the error page shown to people when a flow cannot go on.
+type ErrorData struct {
+	Page
+	// Status is the HTTP status code sent with the page.
+	Status int
+	// Title is the headline ("Something went wrong").
+	Title string
+	// Message says what happened and what to do, without internal detail.
+	Message string
+	// BackURL, when set, shows a link to try again.
+	BackURL string
+}
+
+// DemoData is the built-in demo relying party's page.
+type DemoData struct {
+	Page
+	// LoginURL and SignupURL start a login or sign-up at the provider.
+	LoginURL  string
+	SignupURL string
+	// Error describes a failed login ("access_denied: ...").
+	Error string
+	// LoggedIn is set after a successful login; the fields below are then
+	// filled.
+	LoggedIn bool
+	// Subject is the ID token's sub claim.
+	Subject string
+	// IDTokenHeader and IDTokenClaims are the decoded ID token, as indented
+	// JSON.
+	IDTokenHeader string
+	IDTokenClaims string
+	// UserInfo is the userinfo endpoint's response, as indented JSON.
+	UserInfo string
+	// LogoutURL ends the session at the provider (RP-initiated logout).
+	LogoutURL string
+}
+
+// LoggedOutData is the page shown after logout when no valid
+// post_logout_redirect_uri was given.
+type LoggedOutData struct {
+	Page
+	// ReturnURL, when set, shows a link back to the application.
+	ReturnURL string
+}
+
+// Templates holds the parsed pages and the static assets. It is safe for
+// concurrent use. Create it with New.
+type Templates struct {
+	pages   map[string]*template.Template
+	assets  fs.FS
+	version string
+}
+
+// New parses every page, taking each file from fsys when it holds one and
+// from the embedded defaults otherwise (fsys may be nil). It fails when a
+// template does not parse or does not render with zero-value data.
+func New(fsys fs.FS) (*Templates, error) {
+	base, err := fs.Sub(embedded, "files")
+	if err != nil {
+		return nil, fmt.Errorf("open embedded templates: %w", err)
+	}
+	src := overlay{theme: fsys, base: base}
+	t := &Templates{pages: make(map[string]*template.Template)}
+
+	assetTheme := fs.FS(nil)
+	if fsys != nil {
+		if assetTheme, err = fs.Sub(fsys, assetsDir); err != nil {
+			return nil, fmt.Errorf("open theme assets: %w", err)
+		}
+	}
+	assetBase, err := fs.Sub(base, assetsDir)
+	if err != nil {
+		return nil, fmt.Errorf("open embedded assets: %w", err)
+	}
+	t.assets = overlay{theme: assetTheme, base: assetBase}
+	if t.version, err = assetVersion(t.assets, assetTheme, assetBase); err != nil {
+		return nil, fmt.Errorf("hash assets: %w", err)
+	}
+
+	layout, err := fs.ReadFile(src, layoutFile)
+	if err != nil {
+		return nil, fmt.Errorf("read template %s: %w", layoutFile, err)
+	}
+	funcs := template.FuncMap{
+		// asset returns an asset's URL relative to AssetBase, with a
+		// version query so that it can be cached for a long time.
+		"asset": func(name string) string { return name + "?v=" + t.version },
+	}
+	for name, zero := range pages() {
+		page, err := fs.ReadFile(src, name)
+		if err != nil {
+			return nil, fmt.Errorf("read template %s: %w", name, err)
+		}
+		tmpl, err := template.New(layoutFile).Funcs(funcs).Parse(string(layout))
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", layoutFile, err)
+		}
+		if _, err := tmpl.New(name).Parse(string(page)); err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		for _, block := range []string{"title", "header", "content"} {
+			if tmpl.Lookup(block) == nil {
+				return nil, fmt.Errorf("parse template %s: no %q block", name, block)
+			}
+		}
+		t.pages[name] = tmpl
+		if err := t.execute(io.Discard, name, zero); err != nil {
+			return nil, fmt.Errorf("check template %s: %w", name, err)
+		}
+	}
+	return t, nil
+}
+
+// Languages lists the languages the pages are written in, as BCP 47 tags.
+// Handlers pick Page.Lang among them (from ui_locales).
+func (t *Templates) Languages() []string { return []string{"en"} }
+
+// Assets returns the static files (CSS, JavaScript, images) the pages link
+// to, relative to Page.AssetBase.
+func (t *Templates) Assets() fs.FS { return t.assets }
+
+// AssetVersion is a hash of the assets' contents. Pages link assets with
+// "?v=" and it, so that a server may cache versioned URLs forever.
+func (t *Templates) AssetVersion() string { return t.version }
+
+// Login renders the identifier page.
+func (t *Templates) Login(w io.Writer, d LoginData) error {
+	d.Page = d.defaults()
+	return t.execute(w, loginFile, d)
+}
+
+// Password renders the password page.
+func (t *Templates) Password(w io.Writer, d PasswordData) error {
+	d.Page = d.defaults()
+	return t.execute(w, passwordFile, d)
+}
+
+// Signup renders the sign-up page.
+func (t *Templates) Signup(w io.Writer, d SignupData) error {
+	d.Page = d.defaults()
+	return t.execute(w, signupFile, d)
+}
+
+// Consent renders the consent page.
+func (t *Templates) Consent(w io.Writer, d ConsentData) error {
+	d.Page = d.defaults()
+	return t.execute(w, consentFile, d)
+}
+
+// Error renders the error page.
+func (t *Templates) Error(w io.Writer, d ErrorData) error {
+	d.Page = d.defaults()
+	return t.execute(w, errorFile, d)
+}
+
+// Demo renders the demo relying party's page.
+func (t *Templates) Demo(w io.Writer, d DemoData) error {
+	d.Page = d.defaults()
+	return t.execute(w, demoFile, d)
+}
+
+// LoggedOut renders the page shown after logout.
+func (t *Templates) LoggedOut(w io.Writer, d LoggedOutData) error {
+	d.Page = d.defaults()
+	return t.execute(w, loggedOutFile, d)
+}
+
+// execute renders a page into a buffer and writes it to w only when the
+// whole page rendered, so a failure never leaves half a page behind.
+func (t *Templates) execute(w io.Writer, name string, data any) error {
+	tmpl, ok := t.pages[name]
+	if !ok {
+		return fmt.Errorf("render %s: no such template", name)
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, layoutFile, data); err != nil {
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	if _, err := buf.WriteTo(w); err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+func (p Page) defaults() Page {
+	if p.Lang == "" {
+		p.Lang = "en"
+	}
+	if p.AssetBase == "" {
+		p.AssetBase = "/assets"
+	}
+	p.AssetBase = strings.TrimSuffix(p.AssetBase, "/")
+	return p
+}
+
+// overlay is an fs.FS that opens a file from theme when theme has it and
+// from base otherwise.
+type overlay struct {
+	theme fs.FS // may be nil
+	base  fs.FS
+}
+
+func (o overlay) Open(name string) (fs.File, error) {
+	if o.theme != nil {
+		f, err := o.theme.Open(name)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return o.base.Open(name)
+}
+
+// assetVersion hashes the names and contents of every asset the overlay
+// serves.
+func assetVersion(assets fs.FS, layers ...fs.FS) (string, error) {
+	names := map[string]bool{}
+	for _, layer := range layers {
+		if layer == nil {
+			continue
+		}
+		err := fs.WalkDir(layer, ".", func(p string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && p == "." {
+				return fs.SkipAll // a theme without assets
+			}
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() {
+				names[path.Clean(p)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return "", err
+		}
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	h := sha256.New()
+	for _, n := range sorted {
+		b, err := fs.ReadFile(assets, n)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", n, len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12], nil
+}
