@@ -1,0 +1,260 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/latchkey/latchkey/storage"
+)
+
+// CreateToken inserts an OAuth 2.0 artefact; ErrAlreadyExists if (Kind,
+// Signature) is taken. A zero RequestedAt becomes now; a zero ExpiresAt
+// never expires.
+func (s *Store) CreateToken(ctx context.Context, t storage.OAuthToken) error {
+	if t.Kind == "" || t.Signature == "" {
+		return errors.New("create token: kind and signature are required")
+	}
+	if t.RequestedAt.IsZero() {
+		t.RequestedAt = s.now()
+	}
+	r := tokenRow{
+		Kind: string(t.Kind), Signature: t.Signature, RequestID: t.RequestID, ClientID: t.ClientID,
+		Subject: t.Subject, SessionID: t.SessionID, Active: t.Active, AccessSignature: t.AccessSignature,
+		RequestedAt: dbTime(t.RequestedAt), ExpiresAt: nullTime(t.ExpiresAt), Data: emptyNil(t.Data),
+	}
+	if err := s.db(ctx).Create(&r).Error; err != nil {
+		return wrap("create token", err)
+	}
+	return nil
+}
+
+// GetToken returns the token whatever its Active state and expiry.
+func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.OAuthToken, error) {
+	var r tokenRow
+	if err := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Take(&r).Error; err != nil {
+		return storage.OAuthToken{}, wrap("get token", err)
+	}
+	return r.toToken(), nil
+}
+
+// DeleteToken removes one token.
+func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	res := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Delete(&tokenRow{})
+	if res.Error != nil {
+		return wrap("delete token", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("delete token: %w", storage.ErrNotFound)
+	}
+	return nil
+}
+
+// DeactivateToken flips Active from true to false with one conditional
+// UPDATE. When no row changed it tells a missing token (ErrNotFound) from an
+// already inactive one (ErrConflict), so of concurrent callers exactly one
+// succeeds.
+func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	db := s.db(ctx)
+	res := db.Model(&tokenRow{}).
+		Where("kind = ? AND signature = ? AND active = ?", string(kind), signature, true).
+		Update("active", false)
+	if res.Error != nil {
+		return wrap("deactivate token", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	var n int64
+	if err := db.Model(&tokenRow{}).Where("kind = ? AND signature = ?", string(kind), signature).Count(&n).Error; err != nil {
+		return wrap("deactivate token", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("deactivate token: %w", storage.ErrNotFound)
+	}
+	return fmt.Errorf("deactivate token: already inactive: %w", storage.ErrConflict)
+}
+
+// DeactivateTokensByRequestID marks the family's active tokens of the kind
+// inactive and returns how many changed.
+func (s *Store) DeactivateTokensByRequestID(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	res := s.db(ctx).Model(&tokenRow{}).
+		Where("request_id = ? AND kind = ? AND active = ?", requestID, string(kind), true).
+		Update("active", false)
+	if res.Error != nil {
+		return 0, wrap("deactivate tokens by request ID", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// DeleteTokensByRequestID deletes the family's tokens of the kind and
+// returns how many it removed.
+func (s *Store) DeleteTokensByRequestID(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	res := s.db(ctx).Where("request_id = ? AND kind = ?", requestID, string(kind)).Delete(&tokenRow{})
+	if res.Error != nil {
+		return 0, wrap("delete tokens by request ID", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// UseJTI records a JWT ID until expiresAt in one statement: an unexpired
+// record gives ErrAlreadyExists, an expired one is reused.
+func (s *Store) UseJTI(ctx context.Context, jti string, expiresAt time.Time) error {
+	if jti == "" {
+		return errors.New("use jti: empty JWT ID")
+	}
+	res := s.db(ctx).Exec(`INSERT INTO used_jtis (jti, expires_at) VALUES (?, ?)
+		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
+		WHERE used_jtis.expires_at <= ?`, jti, dbTime(expiresAt), s.now())
+	if res.Error != nil {
+		return wrap("use jti", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("use jti: %w", storage.ErrAlreadyExists)
+	}
+	return nil
+}
+
+// CreateChallenge inserts single-use state (ID and CreatedAt filled in when
+// empty).
+func (s *Store) CreateChallenge(ctx context.Context, c storage.Challenge) (storage.Challenge, error) {
+	if c.Kind == "" {
+		return storage.Challenge{}, errors.New("create challenge: empty kind")
+	}
+	if c.ID == "" {
+		c.ID = newID()
+	}
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = s.now()
+	}
+	r := challengeRow{
+		ID: c.ID, Kind: c.Kind, UserID: c.UserID, Data: emptyNil(c.Data),
+		CreatedAt: dbTime(c.CreatedAt), ExpiresAt: nullTime(c.ExpiresAt),
+	}
+	if err := s.db(ctx).Create(&r).Error; err != nil {
+		return storage.Challenge{}, wrap("create challenge", err)
+	}
+	return r.toChallenge(), nil
+}
+
+// ConsumeChallenge deletes and returns the unexpired challenge in one
+// DELETE ... RETURNING statement, so of concurrent consumers exactly one
+// gets it; the others get ErrNotFound.
+func (s *Store) ConsumeChallenge(ctx context.Context, kind, id string) (storage.Challenge, error) {
+	var rows []challengeRow
+	res := s.db(ctx).Clauses(clause.Returning{}).
+		Where("id = ? AND kind = ?", id, kind).Where(unexpired, s.now()).
+		Delete(&rows)
+	if res.Error != nil {
+		return storage.Challenge{}, wrap("consume challenge", res.Error)
+	}
+	if len(rows) == 0 {
+		return storage.Challenge{}, fmt.Errorf("consume challenge: %w", storage.ErrNotFound)
+	}
+	return rows[0].toChallenge(), nil
+}
+
+// CreateSigningKeys inserts one generation of keys and retires every older
+// key in one transaction. Creators serialise (PostgreSQL: a table lock that
+// does not block readers; SQLite: the write lock), so of replicas racing to
+// create a generation exactly one succeeds and the others get
+// ErrAlreadyExists.
+func (s *Store) CreateSigningKeys(ctx context.Context, keys []storage.SigningKey, retiredAt time.Time) error {
+	if len(keys) == 0 {
+		return errors.New("create signing keys: no keys")
+	}
+	gen := keys[0].Generation
+	now := s.now()
+	if retiredAt.IsZero() {
+		retiredAt = now
+	}
+	rows := make([]signingKeyRow, 0, len(keys))
+	for _, k := range keys {
+		if k.Generation != gen {
+			return fmt.Errorf("create signing keys: mixed generations %d and %d", gen, k.Generation)
+		}
+		if k.Algorithm == "" {
+			return errors.New("create signing keys: empty algorithm")
+		}
+		if k.ID == "" {
+			k.ID = newID()
+		}
+		if k.CreatedAt.IsZero() {
+			k.CreatedAt = now
+		}
+		rows = append(rows, signingKeyRow{
+			ID: k.ID, Generation: int64(k.Generation), Algorithm: k.Algorithm,
+			PublicJWK: emptyNil(k.PublicJWK), PrivateEncrypted: emptyNil(k.PrivateEncrypted),
+			CreatedAt: dbTime(k.CreatedAt), RetiredAt: nullTime(k.RetiredAt),
+		})
+	}
+	// One lock order for every creator.
+	slices.SortFunc(rows, func(a, b signingKeyRow) int { return strings.Compare(a.Algorithm, b.Algorithm) })
+	return s.InTx(ctx, func(ctx context.Context) error {
+		db := s.db(ctx)
+		if s.driver == DriverPostgres {
+			if err := db.Exec(`LOCK TABLE signing_keys IN SHARE ROW EXCLUSIVE MODE`).Error; err != nil {
+				return wrap("create signing keys", err)
+			}
+		}
+		var n int64
+		if err := db.Model(&signingKeyRow{}).Where("generation = ?", gen).Count(&n).Error; err != nil {
+			return wrap("create signing keys", err)
+		}
+		if n > 0 {
+			return fmt.Errorf("create signing keys: generation %d: %w", gen, storage.ErrAlreadyExists)
+		}
+		if err := db.Create(&rows).Error; err != nil {
+			return wrap("create signing keys", err)
+		}
+		if err := db.Model(&signingKeyRow{}).
+			Where("generation < ? AND retired_at IS NULL", gen).
+			Update("retired_at", dbTime(retiredAt)).Error; err != nil {
+			return wrap("create signing keys: retire older", err)
+		}
+		return nil
+	})
+}
+
+// ListSigningKeys returns all keys, newest generation first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	var rows []signingKeyRow
+	if err := s.db(ctx).Order("generation DESC, algorithm").Find(&rows).Error; err != nil {
+		return nil, wrap("list signing keys", err)
+	}
+	out := make([]storage.SigningKey, len(rows))
+	for i, r := range rows {
+		out[i] = r.toSigningKey()
+	}
+	return out, nil
+}
+
+// DeleteSigningKeysRetiredBefore drops keys retired before t.
+func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (int64, error) {
+	res := s.db(ctx).Where("retired_at IS NOT NULL AND retired_at < ?", dbTime(t)).Delete(&signingKeyRow{})
+	if res.Error != nil {
+		return 0, wrap("delete retired signing keys", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// DeleteExpired removes tokens, auth requests, sessions, challenges and used
+// JWT IDs whose lifetime ended before now. Each table is one statement;
+// records without an expiry stay.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
+	now = dbTime(now)
+	var total int64
+	for _, m := range []any{&tokenRow{}, &authRequestRow{}, &sessionRow{}, &challengeRow{}, &usedJTIRow{}} {
+		res := s.db(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", now).Delete(m)
+		if res.Error != nil {
+			return total, wrap("delete expired", res.Error)
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}
