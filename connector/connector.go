@@ -107,3 +107,13 @@ type Resolver interface {
 	// default for clients that list none).
 	Names(ctx context.Context) ([]string, error)
 }
+
+// FieldError reports a profile field that sign-up or user creation rejected.
+// Field names the Profile field as a form would ("email", "username");
+// Message is for people.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return "invalid " + e.Field + ": " + e.Message }
