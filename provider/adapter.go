@@ -1,0 +1,415 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	fositestorage "github.com/ory/fosite/storage"
+
+	"github.com/latchkey/latchkey/storage"
+)
+
+// Adapter implements fosite's storage interfaces over storage.Store.
+//
+// Every fosite request is stored as JSON in storage.OAuthToken.Data (see
+// storedRequest). Two operations are conditional updates so that of
+// concurrent callers exactly one wins: InvalidateAuthorizeCodeSession and
+// RotateRefreshToken. The losers get fosite.ErrSerializationFailure
+// wrapping storage.ErrConflict, which Provider.Token turns into
+// invalid_grant. Reads never write and never open a transaction.
+type Adapter struct {
+	p     *Provider
+	store storage.Store
+}
+
+// The fosite interfaces the Adapter implements.
+var (
+	_ fosite.Storage                     = (*Adapter)(nil)
+	_ fosite.ClientManager               = (*Adapter)(nil)
+	_ oauth2.CoreStorage                 = (*Adapter)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Adapter)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Adapter)(nil)
+	_ pkce.PKCERequestStorage            = (*Adapter)(nil)
+	_ fositestorage.Transactional        = (*Adapter)(nil)
+)
+
+// storedRequest is the JSON form of a fosite request in storage.
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"requested_scope,omitempty"`
+	GrantedScope      []string        `json:"granted_scope,omitempty"`
+	RequestedAudience []string        `json:"requested_audience,omitempty"`
+	GrantedAudience   []string        `json:"granted_audience,omitempty"`
+	Form              url.Values      `json:"form,omitempty"`
+	Session           json.RawMessage `json:"session,omitempty"`
+}
+
+// secretFormKeys never reach storage, whatever fosite's sanitising lets
+// through: credentials, verifiers and the tokens themselves.
+func secretFormKeys() []string {
+	return []string{"client_secret", "client_assertion", "code_verifier", "password", "code",
+		"refresh_token", "access_token", "token", "assertion", "id_token_hint", "request"}
+}
+
+// encode serialises req for storage.
+func encode(req fosite.Requester) ([]byte, error) {
+	form := url.Values{}
+	for k, v := range req.GetRequestForm() {
+		form[k] = v
+	}
+	for _, k := range secretFormKeys() {
+		delete(form, k)
+	}
+	sr := storedRequest{
+		ID:                req.GetID(),
+		RequestedAt:       req.GetRequestedAt(),
+		RequestedScope:    req.GetRequestedScopes(),
+		GrantedScope:      req.GetGrantedScopes(),
+		RequestedAudience: req.GetRequestedAudience(),
+		GrantedAudience:   req.GetGrantedAudience(),
+		Form:              form,
+	}
+	if c := req.GetClient(); c != nil {
+		sr.ClientID = c.GetID()
+	}
+	if s := req.GetSession(); s != nil {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return nil, fmt.Errorf("encode session: %w", err)
+		}
+		sr.Session = b
+	}
+	b, err := json.Marshal(sr)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	return b, nil
+}
+
+// decode rebuilds a fosite request from storage, with a fresh *Session and
+// the client from the cache. A deleted client makes the token unusable
+// (fosite.ErrNotFound).
+func (a *Adapter) decode(ctx context.Context, t storage.OAuthToken) (*fosite.Request, error) {
+	var sr storedRequest
+	if err := json.Unmarshal(t.Data, &sr); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", t.Kind, err)
+	}
+	client, err := a.p.clients.get(ctx, sr.ClientID)
+	if err != nil {
+		return nil, fositeErr(err)
+	}
+	sess := &Session{}
+	if len(sr.Session) > 0 {
+		if err := json.Unmarshal(sr.Session, sess); err != nil {
+			return nil, fmt.Errorf("decode %s session: %w", t.Kind, err)
+		}
+	}
+	sess.ensure()
+	req := fosite.NewRequest()
+	req.ID = sr.ID
+	req.RequestedAt = sr.RequestedAt
+	req.Client = client
+	req.RequestedScope = fosite.Arguments(sr.RequestedScope)
+	req.GrantedScope = fosite.Arguments(sr.GrantedScope)
+	req.RequestedAudience = fosite.Arguments(sr.RequestedAudience)
+	req.GrantedAudience = fosite.Arguments(sr.GrantedAudience)
+	if sr.Form != nil {
+		req.Form = sr.Form
+	}
+	req.Session = sess
+	return req, nil
+}
+
+// fositeType is the fosite token type whose expiry a stored kind carries.
+func fositeType(kind storage.TokenKind) fosite.TokenType {
+	switch kind {
+	case storage.TokenAccess:
+		return fosite.AccessToken
+	case storage.TokenRefresh:
+		return fosite.RefreshToken
+	default:
+		return fosite.AuthorizeCode
+	}
+}
+
+// create stores req under (kind, signature).
+func (a *Adapter) create(ctx context.Context, kind storage.TokenKind, signature, accessSignature string, req fosite.Requester) error {
+	data, err := encode(req)
+	if err != nil {
+		return err
+	}
+	t := storage.OAuthToken{
+		Kind:            kind,
+		Signature:       signature,
+		RequestID:       req.GetID(),
+		Active:          true,
+		AccessSignature: accessSignature,
+		RequestedAt:     req.GetRequestedAt(),
+		Data:            data,
+	}
+	if c := req.GetClient(); c != nil {
+		t.ClientID = c.GetID()
+	}
+	if s := req.GetSession(); s != nil {
+		t.Subject = s.GetSubject()
+		t.ExpiresAt = s.GetExpiresAt(fositeType(kind))
+		if ls, ok := s.(*Session); ok {
+			t.SessionID = ls.Auth.SessionID
+		}
+	}
+	if t.ExpiresAt.IsZero() {
+		t.ExpiresAt = t.RequestedAt.Add(a.lifespan(kind))
+	}
+	if err := a.store.CreateToken(ctx, t); err != nil {
+		return fositeErr(fmt.Errorf("create %s: %w", kind, err))
+	}
+	return nil
+}
+
+func (a *Adapter) lifespan(kind storage.TokenKind) time.Duration {
+	switch kind {
+	case storage.TokenAccess:
+		return a.p.cfg.AccessTokenLifespan
+	case storage.TokenRefresh:
+		return a.p.cfg.RefreshTokenLifespan
+	default:
+		return a.p.cfg.AuthorizeCodeLifespan
+	}
+}
+
+// get loads and decodes (kind, signature); the bool reports Active.
+func (a *Adapter) get(ctx context.Context, kind storage.TokenKind, signature string) (*fosite.Request, bool, error) {
+	t, err := a.store.GetToken(ctx, kind, signature)
+	if err != nil {
+		return nil, false, fositeErr(fmt.Errorf("get %s: %w", kind, err))
+	}
+	req, err := a.decode(ctx, t)
+	if err != nil {
+		return nil, false, err
+	}
+	return req, t.Active, nil
+}
+
+// fositeErr maps storage sentinels to the errors fosite tests for, keeping
+// the cause: ErrNotFound to fosite.ErrNotFound, ErrConflict to
+// fosite.ErrSerializationFailure.
+func fositeErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return fosite.ErrNotFound.WithWrap(err).WithDebug(err.Error())
+	case errors.Is(err, storage.ErrConflict):
+		return fosite.ErrSerializationFailure.WithWrap(err).WithDebug(err.Error())
+	default:
+		return err
+	}
+}
+
+// ignoreNotFound treats deleting what is gone as success.
+func ignoreNotFound(err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil
+	}
+	return fositeErr(err)
+}
+
+// GetClient implements fosite.ClientManager (through the client cache).
+func (a *Adapter) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	c, err := a.p.clients.get(ctx, id)
+	if err != nil {
+		return nil, fositeErr(err)
+	}
+	return c, nil
+}
+
+// ClientAssertionJWTValid implements fosite.ClientManager. It accepts every
+// JTI: the check-and-record is one atomic step in SetClientAssertionJWT, so
+// two concurrent replays cannot both pass.
+func (a *Adapter) ClientAssertionJWTValid(context.Context, string) error { return nil }
+
+// SetClientAssertionJWT implements fosite.ClientManager: it records the JTI
+// until exp, refusing one already recorded (fosite.ErrJTIKnown).
+func (a *Adapter) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
+	err := a.store.UseJTI(ctx, jti, exp)
+	if errors.Is(err, storage.ErrAlreadyExists) {
+		return fosite.ErrJTIKnown.WithHint("Claim 'jti' from 'client_assertion' MUST only be used once.").WithWrap(err)
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return nil
+}
+
+// CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage.
+func (a *Adapter) CreateAuthorizeCodeSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return a.create(ctx, storage.TokenAuthorizeCode, signature, "", req)
+}
+
+// GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. A used
+// code returns its request with fosite.ErrInvalidatedAuthorizeCode, so that
+// fosite revokes the tokens issued from it.
+func (a *Adapter) GetAuthorizeCodeSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, active, err := a.get(ctx, storage.TokenAuthorizeCode, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage
+// with a conditional update: of concurrent redemptions exactly one
+// succeeds; the others get fosite.ErrSerializationFailure.
+func (a *Adapter) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	return fositeErr(a.store.DeactivateToken(ctx, storage.TokenAuthorizeCode, signature))
+}
+
+// CreateAccessTokenSession implements oauth2.AccessTokenStorage.
+func (a *Adapter) CreateAccessTokenSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return a.create(ctx, storage.TokenAccess, signature, "", req)
+}
+
+// GetAccessTokenSession implements oauth2.AccessTokenStorage. A revoked
+// token gives fosite.ErrInactiveToken.
+func (a *Adapter) GetAccessTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, active, err := a.get(ctx, storage.TokenAccess, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
+func (a *Adapter) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenAccess, signature))
+}
+
+// CreateRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (a *Adapter) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, req fosite.Requester) error {
+	return a.create(ctx, storage.TokenRefresh, signature, accessSignature, req)
+}
+
+// GetRefreshTokenSession implements oauth2.RefreshTokenStorage. A rotated
+// or revoked token returns its request with fosite.ErrInactiveToken: fosite
+// then treats the use as reuse and revokes the whole family.
+func (a *Adapter) GetRefreshTokenSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, active, err := a.get(ctx, storage.TokenRefresh, signature)
+	if err != nil {
+		return nil, err
+	}
+	if !active {
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
+func (a *Adapter) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenRefresh, signature))
+}
+
+// RotateRefreshToken implements oauth2.RefreshTokenStorage: it deactivates
+// the presented refresh token with a conditional update (of concurrent
+// refreshes exactly one succeeds; the others get
+// fosite.ErrSerializationFailure) and revokes the family's access tokens.
+func (a *Adapter) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	if err := a.store.DeactivateToken(ctx, storage.TokenRefresh, signature); err != nil {
+		return fositeErr(err)
+	}
+	if _, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenAccess, requestID); err != nil {
+		return fositeErr(err)
+	}
+	return nil
+}
+
+// RevokeRefreshToken implements oauth2.TokenRevocationStorage: every refresh
+// token of the grant becomes inactive.
+func (a *Adapter) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	_, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenRefresh, requestID)
+	return fositeErr(err)
+}
+
+// RevokeAccessToken implements oauth2.TokenRevocationStorage: every access
+// token of the grant becomes inactive.
+func (a *Adapter) RevokeAccessToken(ctx context.Context, requestID string) error {
+	_, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenAccess, requestID)
+	return fositeErr(err)
+}
+
+// CreateOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+// fosite passes the authorization code itself; only its HMAC signature is
+// stored.
+func (a *Adapter) CreateOpenIDConnectSession(ctx context.Context, code string, req fosite.Requester) error {
+	return a.create(ctx, storage.TokenOIDC, a.p.hmac.AuthorizeCodeSignature(ctx, code), "", req)
+}
+
+// GetOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (a *Adapter) GetOpenIDConnectSession(ctx context.Context, code string, _ fosite.Requester) (fosite.Requester, error) {
+	req, _, err := a.get(ctx, storage.TokenOIDC, a.p.hmac.AuthorizeCodeSignature(ctx, code))
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
+func (a *Adapter) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenOIDC, a.p.hmac.AuthorizeCodeSignature(ctx, code)))
+}
+
+// CreatePKCERequestSession implements pkce.PKCERequestStorage.
+func (a *Adapter) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
+	return a.create(ctx, storage.TokenPKCE, signature, "", req)
+}
+
+// GetPKCERequestSession implements pkce.PKCERequestStorage.
+func (a *Adapter) GetPKCERequestSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
+	req, _, err := a.get(ctx, storage.TokenPKCE, signature)
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeletePKCERequestSession implements pkce.PKCERequestStorage and
+// deliberately keeps the record: fosite deletes it before the code is
+// redeemed, and a request that then failed (a wrong verifier) would leave
+// the code redeemable without PKCE by a confidential client. The record
+// expires with the code.
+func (a *Adapter) DeletePKCERequestSession(context.Context, string) error { return nil }
+
+// BeginTX implements fosite's storage.Transactional.
+func (a *Adapter) BeginTX(ctx context.Context) (context.Context, error) {
+	txCtx, err := a.store.BeginTx(ctx)
+	if err != nil {
+		return ctx, fositeErr(fmt.Errorf("begin transaction: %w", err))
+	}
+	return txCtx, nil
+}
+
+// Commit implements fosite's storage.Transactional. A serialization
+// failure at commit is a lost race like any other.
+func (a *Adapter) Commit(ctx context.Context) error {
+	return fositeErr(a.store.Commit(ctx))
+}
+
+// Rollback implements fosite's storage.Transactional.
+func (a *Adapter) Rollback(ctx context.Context) error {
+	return fositeErr(a.store.Rollback(ctx))
+}
