@@ -29,6 +29,7 @@ const (
 	errorFile     = "error.html"
 	demoFile      = "demo.html"
 	loggedOutFile = "logged_out.html"
+	logoutFile    = "logout.html"
 	assetsDir     = "assets"
 )
 
@@ -43,6 +44,7 @@ func pages() map[string]any {
 		errorFile:     ErrorData{},
 		demoFile:      DemoData{},
 		loggedOutFile: LoggedOutData{},
+		logoutFile:    LogoutData{},
 	}
 }
 
@@ -175,6 +177,21 @@ type DemoData struct {
 	LogoutURL string
 }
 
+// LogoutData is the logout confirmation page, shown when a logout request
+// cannot prove it comes from the logged-in person's application (no valid
+// id_token_hint). Its form posts back to Action with the request's
+// parameters, "confirm=yes" and the CSRF token.
+type LogoutData struct {
+	Page
+	// Action is the end_session_endpoint URL the form posts to.
+	Action string
+	// ClientID, PostLogoutRedirectURI and State are the logout request's
+	// parameters, posted back unchanged.
+	ClientID              string
+	PostLogoutRedirectURI string
+	State                 string
+}
+
 // LoggedOutData is the page shown after logout when no valid
 // post_logout_redirect_uri was given.
 type LoggedOutData struct {
@@ -297,6 +314,12 @@ func (t *Templates) Error(w io.Writer, d ErrorData) error {
 func (t *Templates) Demo(w io.Writer, d DemoData) error {
 	d.Page = d.defaults()
 	return t.execute(w, demoFile, d)
+}
+
+// Logout renders the logout confirmation page.
+func (t *Templates) Logout(w io.Writer, d LogoutData) error {
+	d.Page = d.defaults()
+	return t.execute(w, logoutFile, d)
 }
 
 // LoggedOut renders the page shown after logout.

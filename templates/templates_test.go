@@ -106,6 +106,17 @@ func pageCases() []pageCase {
 			want: []string{"{&#34;alg&#34;: &#34;RS256&#34;}", "user-1", ">Log out</a>"},
 		},
 		{
+			name: "logout",
+			zero: func(t *templates.Templates, w io.Writer) error { return t.Logout(w, templates.LogoutData{}) },
+			full: func(t *templates.Templates, w io.Writer) error {
+				return t.Logout(w, templates.LogoutData{Page: full(), Action: "/oidc/logout", ClientID: "app",
+					PostLogoutRedirectURI: "https://app.example.com/bye", State: "s&t"})
+			},
+			want: []string{"Do you want to log out of Acme &lt;Dashboard&gt;?", `name="confirm" value="yes"`,
+				`name="post_logout_redirect_uri" value="https://app.example.com/bye"`, `name="state" value="s&amp;t"`,
+				`name="client_id" value="app"`, `action="/oidc/logout"`},
+		},
+		{
 			name: "logged out",
 			zero: func(t *templates.Templates, w io.Writer) error { return t.LoggedOut(w, templates.LoggedOutData{}) },
 			full: func(t *templates.Templates, w io.Writer) error {
