@@ -115,17 +115,21 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (e
 	if err != nil {
 		return err
 	}
+	finished := false
 	defer func() {
-		if p := recover(); p != nil {
+		// fn panicked or called runtime.Goexit (t.FailNow): do not leave
+		// the transaction, and on SQLite the write lock, behind.
+		if !finished {
 			_ = s.Rollback(txCtx)
-			panic(p)
 		}
 	}()
 	if err := fn(txCtx); err != nil {
+		finished = true
 		if rbErr := s.Rollback(txCtx); rbErr != nil {
 			return errors.Join(err, rbErr)
 		}
 		return err
 	}
+	finished = true
 	return s.Commit(txCtx)
 }
