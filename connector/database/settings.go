@@ -1,0 +1,109 @@
+package database
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/latchkey/latchkey/connector/password"
+)
+
+// Settings configure a database connection. They are stored as JSON in
+// storage.Connection.Settings, for example:
+//
+//	{"disable_signup": false,
+//	 "password_policy": {"strength": "good", "min_length": 10, "history": 5,
+//	                     "dictionary": true, "personal_info": true}}
+//
+// Build them with ParseSettings or DefaultSettings: absent JSON fields take
+// their defaults there, while a zero Settings literal turns the dictionary
+// and personal-data rules off and has no strength (and fails Validate).
+type Settings struct {
+	// DisableSignup turns self sign-up off (Auth0's disable_signup). The zero
+	// value allows sign-up; users can still be created with CreateUser.
+	DisableSignup bool `json:"disable_signup,omitempty"`
+	// PasswordPolicy is the password policy for sign-up and password changes.
+	PasswordPolicy PasswordPolicy `json:"password_policy"`
+
+	// The passkey policy (whether passkeys are offered at sign-up, whether a
+	// password is still required, user verification...) goes here as its own
+	// struct under "passkeys", with its defaults set in DefaultSettings.
+}
+
+// PasswordPolicy is the JSON form of password.PolicyConfig.
+type PasswordPolicy struct {
+	// Strength is none, low, fair, good or excellent (default good).
+	Strength password.Strength `json:"strength"`
+	// MinLength raises the strength's minimum length (1..128; 0: the
+	// strength's own).
+	MinLength int `json:"min_length,omitempty"`
+	// History rejects the user's last History passwords, the current one
+	// included (0..24; default 0, off).
+	History int `json:"history,omitempty"`
+	// Dictionary rejects the 10,000 most common passwords (default true).
+	Dictionary bool `json:"dictionary"`
+	// DictionaryWords are extra forbidden passwords (at most 2,000 of at most
+	// 50 characters), compared case-insensitively.
+	DictionaryWords []string `json:"dictionary_words,omitempty"`
+	// PersonalInfo rejects passwords containing the user's name, username or
+	// email (default true).
+	PersonalInfo bool `json:"personal_info"`
+}
+
+// DefaultSettings returns the settings of a connection stored with "{}":
+// sign-up allowed, strength good, dictionary and personal-data rules on, no
+// history.
+func DefaultSettings() Settings {
+	return Settings{
+		PasswordPolicy: PasswordPolicy{
+			Strength:     password.StrengthGood,
+			Dictionary:   true,
+			PersonalInfo: true,
+		},
+	}
+}
+
+// ParseSettings decodes stored settings over DefaultSettings and validates
+// them. Empty input or "null" gives the defaults. Unknown fields are errors,
+// so that a misspelt option does not silently fall back to its default.
+func ParseSettings(b []byte) (Settings, error) {
+	s := DefaultSettings()
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return s, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return Settings{}, fmt.Errorf("parse database connection settings: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Settings{}, errors.New("parse database connection settings: unexpected data after the JSON object")
+	}
+	if err := s.Validate(); err != nil {
+		return Settings{}, fmt.Errorf("parse database connection settings: %w", err)
+	}
+	return s, nil
+}
+
+// Validate reports settings out of range, naming the field.
+func (s Settings) Validate() error {
+	if err := s.PasswordPolicy.config().Validate(); err != nil {
+		return fmt.Errorf("password_policy: %w", err)
+	}
+	return nil
+}
+
+// config converts the JSON form to the password package's.
+func (p PasswordPolicy) config() password.PolicyConfig {
+	return password.PolicyConfig{
+		Strength:        p.Strength,
+		MinLength:       p.MinLength,
+		History:         p.History,
+		Dictionary:      p.Dictionary,
+		DictionaryWords: p.DictionaryWords,
+		PersonalInfo:    p.PersonalInfo,
+	}
+}
