@@ -343,3 +343,34 @@ func connNames(conns []storage.Connection) []string {
 	slices.Sort(names)
 	return names
 }
+
+// TestNewConcurrentStarts starts several replicas at once on one fresh
+// database: all succeed and they agree on one set of rows.
+func TestNewConcurrentStarts(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, store *sqlstore.Store) {
+		cfg := baseConfig()
+		cfg.Clients = []ClientConfig{{ID: "spa", Public: true, RedirectURIs: []string{"https://a/cb"}}}
+		const replicas = 4
+		errs := make(chan error, replicas)
+		for range replicas {
+			go func() {
+				srv, err := New(t.Context(), cfg, store, nil)
+				if err == nil {
+					err = srv.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range replicas {
+			if err := <-errs; err != nil {
+				t.Errorf("concurrent New: %v", err)
+			}
+		}
+		conns, _ := store.ListConnections(t.Context())
+		clients, _ := store.ListClients(t.Context())
+		keys, _ := store.ListSigningKeys(t.Context())
+		if len(conns) != 1 || len(clients) != 2 || len(keys) != 2 {
+			t.Errorf("after concurrent starts: %d connections, %d clients, %d keys; want 1, 2, 2", len(conns), len(clients), len(keys))
+		}
+	})
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/storage/sqlstore"
+	"github.com/latchkey/latchkey/storage/sqlstore/sqltest"
 )
 
 const testSecret = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -442,5 +443,35 @@ func TestServeZeroConfig(t *testing.T) {
 	stop()
 	if first == nil || second == nil || first[1] != second[1] {
 		t.Errorf("demo secret changed across restarts: %v, %v", first, second)
+	}
+}
+
+// TestServeBackends runs the server and the user commands on every backend
+// (PostgreSQL when LATCHKEY_TEST_POSTGRES_DSN is set).
+func TestServeBackends(t *testing.T) {
+	for _, backend := range sqltest.Backends(t) {
+		t.Run(backend, func(t *testing.T) {
+			e := newEnv(t)
+			e.dsn = sqltest.DSN(t, backend)
+			e.vars = append(e.vars, "LATCHKEY_DATABASE_DSN="+e.dsn)
+			addr, _, stop := startServe(t, e.vars, "--listen", "127.0.0.1:0")
+			defer stop()
+			resp, err := http.Get("http://" + addr.String() + "/readyz")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("readyz = %d", resp.StatusCode)
+			}
+			// Admin commands work next to the running server.
+			e.ok(t, "seventeen orange kites 99\n", "users", "create", "--email", "ada@example.com")
+			if out := e.ok(t, "", "users", "list"); !strings.Contains(out, "ada@example.com") {
+				t.Errorf("users list:\n%s", out)
+			}
+			if out := e.ok(t, "", "keys", "list"); strings.Count(out, "RS256") != 1 {
+				t.Errorf("keys list:\n%s", out)
+			}
+		})
 	}
 }
