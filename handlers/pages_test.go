@@ -730,3 +730,25 @@ func TestLang(t *testing.T) {
 		}
 	}
 }
+
+func TestAllowFormRedirect(t *testing.T) {
+	w := httptest.NewRecorder()
+	allowFormRedirect(w, "https://app.example.com/bye?x=1", "not a url;", "com.example.app:/out")
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.HasSuffix(csp, "; form-action 'self' https://app.example.com com.example.app:") {
+		t.Errorf("CSP = %q", csp)
+	}
+	expectSecurityHeaders(t, w)
+
+	// render keeps a policy the handler set.
+	e := newPageEnv(t)
+	w = httptest.NewRecorder()
+	allowFormRedirect(w, "https://app.example.com/bye")
+	e.h.render(w, httptest.NewRequest(http.MethodGet, pageTestIssuer+"/oidc/logout", nil), http.StatusOK,
+		func(wr io.Writer, p templates.Page) error {
+			return e.h.opts.Templates.Logout(wr, templates.LogoutData{Page: p, Action: "/oidc/logout"})
+		}, "Acme", e.h.csrfToken("logout:x"))
+	expectPage(t, w, http.StatusOK, "Do you want to log out of Acme?", e.h.csrfToken("logout:x"))
+	if csp := w.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "https://app.example.com") {
+		t.Errorf("render replaced the handler's CSP: %q", csp)
+	}
+}
