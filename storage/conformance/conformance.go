@@ -16,8 +16,8 @@ import (
 const concurrency = 20
 
 // Run runs the whole suite. newStore must return a fresh, empty, ready
-// store for each subtest; it is called once per subtest and should close
-// the store through t.Cleanup.
+// store for each subtest; it is called once per subtest, from parallel
+// subtests, and should close the store through t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	tests := []struct {
 		name string
@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			tt.fn(t, newStore(t))
 		})
 	}

@@ -80,6 +80,11 @@ func (s *Store) ListConnections(ctx context.Context) ([]storage.Connection, erro
 
 // DeleteConnection removes the connection (not its users).
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete connection", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("id = ?", id).Delete(&connectionRow{})
 	if res.Error != nil {
 		return wrap("delete connection", res.Error)
@@ -113,6 +118,11 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Cli
 		c.UpdatedAt = c.CreatedAt
 	}
 	r := toClientRow(c)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.Client{}, wrap("create client", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.Client{}, wrap("create client", err)
 	}
@@ -190,6 +200,11 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 
 // DeleteClient removes the client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete client", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("id = ?", id).Delete(&clientRow{})
 	if res.Error != nil {
 		return wrap("delete client", res.Error)
@@ -252,6 +267,11 @@ func (s *Store) UpsertConsent(ctx context.Context, c storage.Consent) (storage.C
 
 // DeleteConsent withdraws the user's grant to the client.
 func (s *Store) DeleteConsent(ctx context.Context, userID, clientID string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete consent", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("user_id = ? AND client_id = ?", userID, clientID).Delete(&consentRow{})
 	if res.Error != nil {
 		return wrap("delete consent", res.Error)

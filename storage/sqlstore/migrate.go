@@ -198,6 +198,11 @@ func LatestSchemaVersion() int {
 // step and its schema_migrations row commit together, so a failed run leaves
 // the previous version intact.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrate(ctx, migrations())
+}
+
+// migrate applies the steps of ms that the database lacks.
+func (s *Store) migrate(ctx context.Context, ms []migration) error {
 	tx, err := s.sqlDB.BeginTx(ctx, nil)
 	if err != nil {
 		return wrap("migrate schema", err)
@@ -220,11 +225,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return wrap("migrate schema", err)
 	}
-	if latest := LatestSchemaVersion(); current > latest {
+	if latest := ms[len(ms)-1].version; current > latest {
 		return fmt.Errorf("migrate schema: database is at version %d, newer than this build (%d)", current, latest)
 	}
 	applied := 0
-	for _, m := range migrations() {
+	for _, m := range ms {
 		if m.version <= current {
 			continue
 		}

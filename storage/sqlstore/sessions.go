@@ -33,6 +33,11 @@ func (s *Store) CreateSession(ctx context.Context, se storage.Session) (storage.
 		se.AuthTime = se.CreatedAt
 	}
 	r := toSessionRow(se)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.Session{}, wrap("create session", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.Session{}, wrap("create session", err)
 	}
@@ -123,6 +128,11 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*storage.S
 
 // DeleteSession ends one session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete session", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("id = ?", id).Delete(&sessionRow{})
 	if res.Error != nil {
 		return wrap("delete session", res.Error)
@@ -135,6 +145,11 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 
 // DeleteUserSessions ends every session of the user (none is not an error).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete user sessions", err)
+	}
+	defer release()
 	if err := s.db(ctx).Where("user_id = ?", userID).Delete(&sessionRow{}).Error; err != nil {
 		return wrap("delete user sessions", err)
 	}
@@ -151,6 +166,11 @@ func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) (s
 		a.CreatedAt = s.now()
 	}
 	r := toAuthRequestRow(a)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.AuthRequest{}, wrap("create auth request", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.AuthRequest{}, wrap("create auth request", err)
 	}
@@ -193,6 +213,11 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*stora
 
 // DeleteAuthRequest removes the request.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete auth request", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("id = ?", id).Delete(&authRequestRow{})
 	if res.Error != nil {
 		return wrap("delete auth request", res.Error)

@@ -68,6 +68,9 @@ type Store struct {
 	driver  string
 	log     *slog.Logger
 	nowFunc func() time.Time
+	// gate serialises writers within this process on SQLite (nil on
+	// PostgreSQL); see writeLock.
+	gate chan struct{}
 }
 
 // DriverForDSN guesses the driver from a DSN: PostgreSQL URLs
@@ -159,6 +162,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	sqlDB.SetMaxIdleConns(maxIdle)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{gdb: gdb, sqlDB: sqlDB, driver: driver, log: logger, nowFunc: now}
+	if driver == DriverSQLite {
+		s.gate = make(chan struct{}, 1)
+	}
 	if err := sqlDB.PingContext(ctx); err != nil {
 		_ = s.Close()
 		return nil, fmt.Errorf("open store: %w", err)

@@ -28,6 +28,11 @@ func (s *Store) CreateToken(ctx context.Context, t storage.OAuthToken) error {
 		Subject: t.Subject, SessionID: t.SessionID, Active: t.Active, AccessSignature: t.AccessSignature,
 		RequestedAt: dbTime(t.RequestedAt), ExpiresAt: nullTime(t.ExpiresAt), Data: emptyNil(t.Data),
 	}
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("create token", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return wrap("create token", err)
 	}
@@ -45,6 +50,11 @@ func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature 
 
 // DeleteToken removes one token.
 func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete token", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Delete(&tokenRow{})
 	if res.Error != nil {
 		return wrap("delete token", res.Error)
@@ -60,6 +70,11 @@ func (s *Store) DeleteToken(ctx context.Context, kind storage.TokenKind, signatu
 // already inactive one (ErrConflict), so of concurrent callers exactly one
 // succeeds.
 func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, signature string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("deactivate token", err)
+	}
+	defer release()
 	db := s.db(ctx)
 	res := db.Model(&tokenRow{}).
 		Where("kind = ? AND signature = ? AND active = ?", string(kind), signature, true).
@@ -83,6 +98,11 @@ func (s *Store) DeactivateToken(ctx context.Context, kind storage.TokenKind, sig
 // DeactivateTokensByRequestID marks the family's active tokens of the kind
 // inactive and returns how many changed.
 func (s *Store) DeactivateTokensByRequestID(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("deactivate tokens by request ID", err)
+	}
+	defer release()
 	res := s.db(ctx).Model(&tokenRow{}).
 		Where("request_id = ? AND kind = ? AND active = ?", requestID, string(kind), true).
 		Update("active", false)
@@ -95,6 +115,11 @@ func (s *Store) DeactivateTokensByRequestID(ctx context.Context, kind storage.To
 // DeleteTokensByRequestID deletes the family's tokens of the kind and
 // returns how many it removed.
 func (s *Store) DeleteTokensByRequestID(ctx context.Context, kind storage.TokenKind, requestID string) (int64, error) {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("delete tokens by request ID", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("request_id = ? AND kind = ?", requestID, string(kind)).Delete(&tokenRow{})
 	if res.Error != nil {
 		return 0, wrap("delete tokens by request ID", res.Error)
@@ -108,6 +133,11 @@ func (s *Store) UseJTI(ctx context.Context, jti string, expiresAt time.Time) err
 	if jti == "" {
 		return errors.New("use jti: empty JWT ID")
 	}
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("use jti", err)
+	}
+	defer release()
 	res := s.db(ctx).Exec(`INSERT INTO used_jtis (jti, expires_at) VALUES (?, ?)
 		ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at
 		WHERE used_jtis.expires_at <= ?`, jti, dbTime(expiresAt), s.now())
@@ -136,6 +166,11 @@ func (s *Store) CreateChallenge(ctx context.Context, c storage.Challenge) (stora
 		ID: c.ID, Kind: c.Kind, UserID: c.UserID, Data: emptyNil(c.Data),
 		CreatedAt: dbTime(c.CreatedAt), ExpiresAt: nullTime(c.ExpiresAt),
 	}
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.Challenge{}, wrap("create challenge", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.Challenge{}, wrap("create challenge", err)
 	}
@@ -147,6 +182,11 @@ func (s *Store) CreateChallenge(ctx context.Context, c storage.Challenge) (stora
 // gets it; the others get ErrNotFound.
 func (s *Store) ConsumeChallenge(ctx context.Context, kind, id string) (storage.Challenge, error) {
 	var rows []challengeRow
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.Challenge{}, wrap("consume challenge", err)
+	}
+	defer release()
 	res := s.db(ctx).Clauses(clause.Returning{}).
 		Where("id = ? AND kind = ?", id, kind).Where(unexpired, s.now()).
 		Delete(&rows)
@@ -236,6 +276,11 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 
 // DeleteSigningKeysRetiredBefore drops keys retired before t.
 func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time) (int64, error) {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("delete retired signing keys", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("retired_at IS NOT NULL AND retired_at < ?", dbTime(t)).Delete(&signingKeyRow{})
 	if res.Error != nil {
 		return 0, wrap("delete retired signing keys", res.Error)
@@ -248,6 +293,11 @@ func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time)
 // records without an expiry stay.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	now = dbTime(now)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("delete expired", err)
+	}
+	defer release()
 	var total int64
 	for _, m := range []any{&tokenRow{}, &authRequestRow{}, &sessionRow{}, &challengeRow{}, &usedJTIRow{}} {
 		res := s.db(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", now).Delete(m)

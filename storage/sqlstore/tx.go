@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/latchkey/latchkey/storage"
 )
 
 // txKey keys the transaction in a context. It holds the store so that a
@@ -17,6 +21,15 @@ type txState struct {
 	tx           *gorm.DB
 	done         bool
 	rollbackOnly bool
+	// release gives up the SQLite write gate when the transaction ends.
+	release func()
+}
+
+// end marks the transaction finished; the caller runs the returned
+// function, which releases the write gate, after COMMIT or ROLLBACK.
+func (st *txState) end() (release func()) {
+	st.done = true
+	return st.release
 }
 
 // txFrame is what a context carries: the transaction and whether this
@@ -55,11 +68,26 @@ func (s *Store) BeginTx(ctx context.Context) (context.Context, error) {
 	if f := s.frame(ctx); f != nil {
 		return context.WithValue(ctx, txKey{s}, &txFrame{state: f.state}), nil
 	}
+	release := func() {}
+	if s.gate != nil {
+		r, err := s.acquireGate(ctx)
+		if err != nil {
+			return ctx, wrap("begin transaction", err)
+		}
+		// database/sql rolls the transaction back when ctx ends; give the
+		// gate back then too, so an abandoned transaction cannot wedge
+		// every later writer.
+		once := sync.OnceFunc(r)
+		stop := context.AfterFunc(ctx, once)
+		release = func() { stop(); once() }
+	}
 	tx := s.gdb.WithContext(ctx).Begin()
 	if tx.Error != nil {
+		release()
 		return ctx, wrap("begin transaction", tx.Error)
 	}
-	return context.WithValue(ctx, txKey{s}, &txFrame{state: &txState{tx: tx}, owner: true}), nil
+	st := &txState{tx: tx, release: release}
+	return context.WithValue(ctx, txKey{s}, &txFrame{state: st, owner: true}), nil
 }
 
 // Commit commits the transaction ctx carries. For a joined context it does
@@ -75,7 +103,7 @@ func (s *Store) Commit(ctx context.Context) error {
 	if f.state.done {
 		return errors.New("commit transaction: transaction already finished")
 	}
-	f.state.done = true
+	defer f.state.end()()
 	if f.state.rollbackOnly {
 		if err := f.state.tx.Rollback().Error; err != nil {
 			return wrap("commit transaction", err)
@@ -100,7 +128,7 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if f.state.done {
 		return nil
 	}
-	f.state.done = true
+	defer f.state.end()()
 	return wrap("roll back transaction", f.state.tx.Rollback().Error)
 }
 
@@ -132,4 +160,35 @@ func (s *Store) InTx(ctx context.Context, fn func(ctx context.Context) error) (e
 	}
 	finished = true
 	return s.Commit(txCtx)
+}
+
+// writeLock serialises this process's writers on SQLite, where the database
+// has one write lock: queueing on a channel is fair and wakes at once, while
+// SQLite's busy handler polls with sleeps of up to 100 ms. It is a no-op on
+// PostgreSQL and inside a transaction (BeginTx already holds it). Waiting
+// longer than the busy timeout gives ErrConflict, as SQLITE_BUSY would.
+func (s *Store) writeLock(ctx context.Context) (release func(), err error) {
+	if s.gate == nil || s.inTx(ctx) {
+		return func() {}, nil
+	}
+	return s.acquireGate(ctx)
+}
+
+func (s *Store) acquireGate(ctx context.Context) (func(), error) {
+	release := func() { <-s.gate }
+	select {
+	case s.gate <- struct{}{}:
+		return release, nil
+	default:
+	}
+	timer := time.NewTimer(sqliteBusyTimeoutMS * time.Millisecond)
+	defer timer.Stop()
+	select {
+	case s.gate <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-timer.C:
+		return nil, fmt.Errorf("%w: timed out waiting for the write lock", storage.ErrConflict)
+	}
 }

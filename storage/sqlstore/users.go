@@ -38,6 +38,11 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, e
 		u.UpdatedAt = u.CreatedAt
 	}
 	r := toUserRow(u)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.User{}, wrap("create user", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.User{}, wrap("create user", err)
 	}
@@ -166,6 +171,11 @@ func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) (sto
 		c.UpdatedAt = c.CreatedAt
 	}
 	r := toCredentialRow(c)
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return storage.Credential{}, wrap("create credential", err)
+	}
+	defer release()
 	if err := s.db(ctx).Create(&r).Error; err != nil {
 		return storage.Credential{}, wrap("create credential", err)
 	}
@@ -240,6 +250,11 @@ func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(*storag
 
 // DeleteCredential removes one credential.
 func (s *Store) DeleteCredential(ctx context.Context, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap("delete credential", err)
+	}
+	defer release()
 	res := s.db(ctx).Where("id = ?", id).Delete(&credentialRow{})
 	if res.Error != nil {
 		return wrap("delete credential", res.Error)

@@ -1,0 +1,108 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/storage"
+	"github.com/latchkey/latchkey/storage/sqlstore/sqltest"
+)
+
+// benchParallelism × GOMAXPROCS goroutines stand for concurrent requests.
+const benchParallelism = 8
+
+// benchToken is a token shaped like an access token from client_credentials.
+func benchToken(sig string) storage.OAuthToken {
+	return storage.OAuthToken{
+		Kind: storage.TokenAccess, Signature: sig, RequestID: "req-" + sig, ClientID: "svc", Subject: "svc",
+		Active: true, RequestedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour),
+		Data: make([]byte, 600),
+	}
+}
+
+// BenchmarkCreateToken inserts tokens from parallel goroutines (one durable
+// commit each), the write half of a client_credentials grant.
+func BenchmarkCreateToken(b *testing.B) {
+	for _, backend := range sqltest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			s := sqltest.Open(b, backend)
+			ctx := context.Background()
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(benchParallelism)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := s.CreateToken(ctx, benchToken(fmt.Sprint(n.Add(1)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGetToken reads tokens from parallel goroutines, as introspection
+// does.
+func BenchmarkGetToken(b *testing.B) {
+	const tokens = 1000
+	for _, backend := range sqltest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			s := sqltest.Open(b, backend)
+			ctx := context.Background()
+			for i := range tokens {
+				if err := s.CreateToken(ctx, benchToken(fmt.Sprint(i))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(benchParallelism)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.GetToken(ctx, storage.TokenAccess, fmt.Sprint(n.Add(1)%tokens)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkClientCredentials is the storage work of one client_credentials
+// grant: read the client, insert the token.
+func BenchmarkClientCredentials(b *testing.B) {
+	for _, backend := range sqltest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			s := sqltest.Open(b, backend)
+			ctx := context.Background()
+			if _, err := s.CreateClient(ctx, storage.Client{
+				ID: "svc", SecretHash: "x", GrantTypes: []string{"client_credentials"}, Scopes: []string{"api"},
+			}); err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			b.ReportAllocs()
+			b.SetParallelism(benchParallelism)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.GetClient(ctx, "svc"); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := s.CreateToken(ctx, benchToken(fmt.Sprint(n.Add(1)))); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
