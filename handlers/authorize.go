@@ -1,0 +1,346 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/latchkey/latchkey/provider"
+	"github.com/latchkey/latchkey/storage"
+)
+
+func (h *Handler) mountAuthorize(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+h.path("/authorize"), h.authorize)
+	mux.HandleFunc("POST "+h.path("/authorize"), h.authorize)
+	mux.HandleFunc("GET "+h.path("/authorize/resume"), h.resume)
+}
+
+// authorize is the authorization endpoint (RFC 6749 section 3.1, OpenID
+// Connect Core section 3.1.2), for GET and form POST.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := h.opts.Provider.OAuth2().NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	h.continueAuthorize(w, r, ar, nil)
+}
+
+// resume finishes a pending authorization request once the person logged in
+// or answered consent. The stored request is validated again from scratch:
+// the client or its redirect URIs may have changed in between.
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	f, err := h.loadFlow(r)
+	if err != nil {
+		h.flowError(w, r, err)
+		return
+	}
+	req := r.Clone(ctx)
+	req.Method = http.MethodGet
+	req.URL.RawQuery = f.Req.Form
+	req.Body = http.NoBody
+	req.Form, req.PostForm = nil, nil
+	req.Header.Del("Content-Type")
+	ar, err := h.opts.Provider.OAuth2().NewAuthorizeRequest(ctx, req)
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+	if f.State.Denied {
+		h.endFlow(ctx, f)
+		h.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	h.continueAuthorize(w, r, ar, f)
+}
+
+// continueAuthorize decides what a validated authorization request still
+// needs (login, consent) and either sends the browser to the page for it or
+// issues the response. pending is the stored request when resuming.
+func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, pending *flow) {
+	ctx := r.Context()
+	form := ar.GetRequestForm()
+	prompts := strings.Fields(form.Get("prompt"))
+	promptNone := slices.Contains(prompts, "none")
+
+	client, err := h.opts.Store.GetClient(ctx, ar.GetClient().GetID())
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+		return
+	}
+	conn, err := h.pickConnection(ctx, client, form.Get("connection"))
+	if err != nil {
+		h.authorizeError(w, r, ar, err)
+		return
+	}
+
+	// The moment the request was first received: a login after it is fresh
+	// for prompt=login, prompt=create and max_age.
+	requestedAt := time.Now()
+	if pending != nil {
+		requestedAt = pending.Req.CreatedAt
+	}
+	requestedAt = requestedAt.Truncate(time.Second)
+
+	hintSubject := ""
+	if hint := form.Get("id_token_hint"); hint != "" {
+		claims, err := h.opts.Provider.VerifyIDTokenHint(ctx, hint)
+		if err != nil {
+			h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The id_token_hint is not a valid ID token issued by this provider.").WithWrap(err))
+			return
+		}
+		hintSubject = claims.Subject
+	}
+
+	// Who is logged in, and is that login good enough for this request?
+	sess, loggedIn := h.sessions.current(r)
+	var user storage.User
+	if loggedIn {
+		user, err = h.opts.Store.GetUser(ctx, sess.UserID)
+		switch {
+		case errors.Is(err, storage.ErrNotFound):
+			loggedIn = false
+		case err != nil:
+			h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		case user.Blocked || sess.ConnectionID != conn.ID:
+			loggedIn = false
+		}
+	}
+	authTime := sess.AuthTime.Truncate(time.Second)
+	freshLogin := loggedIn && !authTime.Before(requestedAt)
+	needLogin := !loggedIn
+	if loggedIn && !freshLogin {
+		if slices.Contains(prompts, "login") || slices.Contains(prompts, "create") {
+			needLogin = true
+		}
+		if maxAge, err := strconv.ParseInt(form.Get("max_age"), 10, 64); err == nil && maxAge >= 0 &&
+			authTime.Add(time.Duration(maxAge)*time.Second).Before(requestedAt) {
+			needLogin = true
+		}
+	}
+	if loggedIn && hintSubject != "" && hintSubject != user.ID {
+		needLogin = true
+	}
+	if needLogin {
+		if promptNone {
+			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The user is not logged in, or the login does not satisfy the request."))
+			return
+		}
+		page := "/u/login"
+		if slices.Contains(prompts, "create") {
+			page = "/u/signup"
+		}
+		h.redirectToPage(w, r, ar, pending, conn.ID, page)
+		return
+	}
+
+	// Consent, for clients that are not first-party.
+	scopes := []string(ar.GetRequestedScopes())
+	if !client.FirstParty {
+		consented := pending != nil && !pending.State.ConsentedAt.Before(requestedAt)
+		if !consented && !slices.Contains(prompts, "consent") {
+			c, err := h.opts.Store.GetConsent(ctx, user.ID, client.ID)
+			switch {
+			case err == nil:
+				consented = covers(c.Scopes, scopes)
+			case !errors.Is(err, storage.ErrNotFound):
+				h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+				return
+			}
+		}
+		if !consented {
+			if promptNone {
+				h.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not granted the requested scopes to this client."))
+				return
+			}
+			h.redirectToPage(w, r, ar, pending, conn.ID, "/u/consent")
+			return
+		}
+	}
+
+	for _, s := range scopes {
+		ar.GrantScope(s)
+	}
+	for _, a := range ar.GetRequestedAudience() {
+		ar.GrantAudience(a)
+	}
+	idClaims, userinfoClaims, err := requestedClaims(form.Get("claims"))
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The claims parameter is not a valid JSON object.").WithWrap(err))
+		return
+	}
+	extra := provider.UserClaims(user, scopes)
+	if len(idClaims) > 0 {
+		all := provider.UserClaims(user, []string{"openid", "email", "profile"})
+		for _, name := range idClaims {
+			if v, ok := all[name]; ok {
+				extra[name] = v
+			}
+		}
+	}
+	session := h.opts.Provider.NewSession(provider.Authentication{
+		Subject:        user.ID,
+		ClientID:       client.ID,
+		SessionID:      sess.ID,
+		ConnectionID:   conn.ID,
+		AuthTime:       authTime,
+		RequestedAt:    requestedAt,
+		AMR:            sess.AMR,
+		ACR:            sess.ACR,
+		Nonce:          form.Get("nonce"),
+		IDTokenExtra:   extra,
+		UserinfoClaims: userinfoClaims,
+	})
+	if pending != nil {
+		h.endFlow(ctx, pending)
+	}
+	h.opts.Provider.WriteAuthorizeResponse(ctx, w, ar, session)
+}
+
+// pickConnection resolves the connection= parameter against the client's
+// allowed connections (the first is the default).
+func (h *Handler) pickConnection(ctx context.Context, client storage.Client, name string) (storage.Connection, error) {
+	allowed := client.Connections
+	if len(allowed) == 0 {
+		names, err := h.opts.Connectors.Names(ctx)
+		if err != nil {
+			return storage.Connection{}, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		allowed = names
+	}
+	if len(allowed) == 0 {
+		return storage.Connection{}, fosite.ErrServerError.WithHint("No connection is configured for this client.")
+	}
+	if name == "" {
+		name = allowed[0]
+	} else if !slices.Contains(allowed, name) {
+		return storage.Connection{}, fosite.ErrInvalidRequest.WithHintf("The connection %q is not enabled for this client.", name)
+	}
+	conn, err := h.opts.Store.GetConnectionByName(ctx, name)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Connection{}, fosite.ErrInvalidRequest.WithHintf("The connection %q does not exist.", name)
+	}
+	if err != nil {
+		return storage.Connection{}, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return conn, nil
+}
+
+// redirectToPage stores the request (when not stored yet) and sends the
+// browser to a hosted page for it.
+func (h *Handler) redirectToPage(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, pending *flow, connectionID, page string) {
+	ctx := r.Context()
+	id := ""
+	if pending != nil {
+		id = pending.Req.ID
+	} else {
+		now := time.Now()
+		req, err := h.opts.Store.CreateAuthRequest(ctx, storage.AuthRequest{
+			ClientID:     ar.GetClient().GetID(),
+			Form:         ar.GetRequestForm().Encode(),
+			ConnectionID: connectionID,
+			CreatedAt:    now,
+			ExpiresAt:    now.Add(authRequestLifetime),
+		})
+		if err != nil {
+			h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+			return
+		}
+		id = req.ID
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, h.pageURL(page, id), http.StatusSeeOther)
+}
+
+// endFlow deletes a finished pending request so it cannot be resumed twice.
+func (h *Handler) endFlow(ctx context.Context, f *flow) {
+	if err := h.opts.Store.DeleteAuthRequest(ctx, f.Req.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		h.log.WarnContext(ctx, "delete finished login transaction", "error", err)
+	}
+}
+
+// authorizeError answers an authorization request with an error: a redirect
+// to the client (with iss, RFC 9207) when its redirect URI is trusted, an
+// HTML page for the person otherwise.
+func (h *Handler) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	h.logOAuthError(r, "authorization request refused", err)
+	if ar != nil && h.opts.Provider.WriteAuthorizeError(r.Context(), w, ar, err) {
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	msg := rfc.GetDescription()
+	h.renderError(w, r, http.StatusBadRequest, "We could not process this request", msg)
+}
+
+// flowError renders the page for a missing or broken pending request.
+func (h *Handler) flowError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errFlowNotFound) {
+		h.renderError(w, r, http.StatusBadRequest, "Your login session expired",
+			"Go back to the application and try again.")
+		return
+	}
+	h.log.ErrorContext(r.Context(), "load login transaction", "error", err)
+	h.renderError(w, r, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+}
+
+// logOAuthError logs a refused protocol request without secrets: the
+// error's code, hint and debug text, never the request body.
+func (h *Handler) logOAuthError(r *http.Request, msg string, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	level := "info"
+	if rfc.CodeField >= 500 {
+		level = "error"
+	}
+	attrs := []any{"path", r.URL.Path, "error", rfc.ErrorField, "hint", rfc.HintField, "debug", rfc.DebugField}
+	if level == "error" {
+		h.log.ErrorContext(r.Context(), msg, attrs...)
+		return
+	}
+	h.log.InfoContext(r.Context(), msg, attrs...)
+}
+
+// covers reports whether granted includes every wanted scope.
+func covers(granted, wanted []string) bool {
+	for _, s := range wanted {
+		if !slices.Contains(granted, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// requestedClaims parses the OpenID Connect claims request parameter (Core
+// section 5.5) and returns the claim names asked for in the ID token and at
+// the UserInfo endpoint. Claims Latchkey does not know are ignored.
+func requestedClaims(raw string) (idToken, userinfo []string, err error) {
+	if raw == "" {
+		return nil, nil, nil
+	}
+	var req struct {
+		IDToken  map[string]json.RawMessage `json:"id_token"`
+		Userinfo map[string]json.RawMessage `json:"userinfo"`
+	}
+	if err := json.Unmarshal([]byte(raw), &req); err != nil {
+		return nil, nil, fmt.Errorf("parse claims parameter: %w", err)
+	}
+	for k := range req.IDToken {
+		idToken = append(idToken, k)
+	}
+	for k := range req.Userinfo {
+		userinfo = append(userinfo, k)
+	}
+	slices.Sort(idToken)
+	slices.Sort(userinfo)
+	return idToken, userinfo, nil
+}

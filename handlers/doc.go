@@ -1,0 +1,19 @@
+// Package handlers is Latchkey's thin HTTP glue: one file per flow, each
+// mounting its own routes on the Handler's mux.
+//
+// Protocol endpoints (authorize.go, token.go, userinfo.go, revoke.go,
+// introspect.go, logout.go, discovery.go) hand the OAuth 2.0 work to fosite
+// through the provider package. The hosted pages (login.go, signup.go,
+// consent.go, demo.go) render templates and call connectors.
+//
+// The two halves meet at a pending authorization request (storage.AuthRequest,
+// authflow.go): /authorize stores the validated request and sends the browser
+// to /u/login?state=ID; the pages authenticate the person, start a browser
+// session (session.go) and send the browser to /authorize/resume?state=ID,
+// which re-validates the stored request and finishes it. Nothing of a flow
+// lives only in memory, so any replica can finish what another began.
+//
+// This package may import storage, provider, connector, templates and
+// fosite; nothing imports it except the composition root (package latchkey
+// and cmd/latchkey).
+package handlers
