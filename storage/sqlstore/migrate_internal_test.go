@@ -2,8 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"gorm.io/gorm"
+
+	"github.com/latchkey/latchkey/storage"
 )
 
 // TestMigrateUpgrade checks that a database at an older version is brought
@@ -76,6 +83,9 @@ func TestSQLiteDSN(t *testing.T) {
 			want: "file:x.db?_pragma=journal_mode%28WAL%29&_pragma=foreign_keys%281%29&_pragma=synchronous%28NORMAL%29&_pragma=busy_timeout%281%29&_txlock=deferred"},
 		{name: "memory", have: ":memory:", wantMemory: true,
 			want: ":memory:?_pragma=busy_timeout%2810000%29&_pragma=foreign_keys%281%29&_pragma=synchronous%28NORMAL%29&_txlock=immediate"},
+		{name: "sqlite scheme", have: "sqlite:///var/lib/latchkey.db?_txlock=exclusive",
+			want: "/var/lib/latchkey.db?_pragma=busy_timeout%2810000%29&_pragma=journal_mode%28WAL%29&_pragma=foreign_keys%281%29&_pragma=synchronous%28NORMAL%29&_txlock=exclusive"},
+		{name: "empty path", have: "?_txlock=immediate", wantErr: true},
 		{name: "time format rejected", have: "x.db?_time_format=sqlite", wantErr: true},
 	}
 	for _, tt := range tests {
@@ -103,5 +113,35 @@ func TestOpenMemory(t *testing.T) {
 	}
 	if v, err := s.SchemaVersion(ctx); err != nil || v != LatestSchemaVersion() {
 		t.Fatalf("SchemaVersion = %d, %v", v, err)
+	}
+}
+
+func TestMapErr(t *testing.T) {
+	tests := []struct {
+		name string
+		have error
+		want error
+	}{
+		{"record not found", gorm.ErrRecordNotFound, storage.ErrNotFound},
+		{"unique violation", &pgconn.PgError{Code: "23505"}, storage.ErrAlreadyExists},
+		{"foreign key violation", &pgconn.PgError{Code: "23503"}, storage.ErrNotFound},
+		{"serialization failure", &pgconn.PgError{Code: "40001"}, storage.ErrConflict},
+		{"deadlock", fmt.Errorf("wrapped: %w", &pgconn.PgError{Code: "40P01"}), storage.ErrConflict},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mapErr(tt.have)
+			if !errors.Is(got, tt.want) {
+				t.Errorf("mapErr(%v) = %v, want %v", tt.have, got, tt.want)
+			}
+			var pgErr *pgconn.PgError
+			if errors.As(tt.have, &pgErr) && !errors.As(got, &pgErr) {
+				t.Errorf("mapErr(%v) lost the driver error", tt.have)
+			}
+		})
+	}
+	other := errors.New("boom")
+	if got := mapErr(other); got != other {
+		t.Errorf("mapErr(other) = %v, want it unchanged", got)
 	}
 }

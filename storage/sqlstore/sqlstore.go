@@ -43,7 +43,7 @@ const (
 type Config struct {
 	// Driver is "sqlite" or "postgres". Empty means DriverForDSN(DSN).
 	Driver string
-	// DSN is a file path or SQLite URI ("latchkey.db",
+	// DSN is a file path or SQLite URI ("latchkey.db", "sqlite://latchkey.db",
 	// "file:latchkey.db?_pragma=..."), or a PostgreSQL URL or keyword/value
 	// string. SQLite DSNs get WAL, busy_timeout, foreign_keys and
 	// _txlock=immediate added unless they set them.
@@ -195,7 +195,12 @@ func (s *Store) Close() error {
 // sqliteDSN adds Latchkey's defaults to an SQLite DSN. It reports whether the
 // database lives in memory.
 func sqliteDSN(dsn string) (string, bool, error) {
+	// Accept sqlite://path as a spelling of path, for URL-minded configs.
+	dsn = strings.TrimPrefix(dsn, "sqlite://")
 	path, query, _ := strings.Cut(dsn, "?")
+	if path == "" {
+		return "", false, errors.New("parse sqlite dsn: empty path")
+	}
 	q, err := url.ParseQuery(query)
 	if err != nil {
 		return "", false, fmt.Errorf("parse sqlite dsn: %w", err)
