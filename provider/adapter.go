@@ -274,7 +274,17 @@ func (a *Adapter) GetAuthorizeCodeSession(ctx context.Context, signature string,
 // with a conditional update: of concurrent redemptions exactly one
 // succeeds; the others get fosite.ErrSerializationFailure.
 func (a *Adapter) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
-	return fositeErr(a.store.DeactivateToken(ctx, storage.TokenAuthorizeCode, signature))
+	return lostRace(a.store.DeactivateToken(ctx, storage.TokenAuthorizeCode, signature))
+}
+
+// lostRace maps the error of a conditional deactivation. fosite read the
+// record as active a moment earlier, so a record now missing (deleted by a
+// concurrent reuse detection) is a lost race like an inactive one.
+func lostRace(err error) error {
+	if errors.Is(err, storage.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", storage.ErrConflict, err)
+	}
+	return fositeErr(err)
 }
 
 // CreateAccessTokenSession implements oauth2.AccessTokenStorage.
@@ -330,7 +340,7 @@ func (a *Adapter) DeleteRefreshTokenSession(ctx context.Context, signature strin
 // fosite.ErrSerializationFailure) and revokes the family's access tokens.
 func (a *Adapter) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	if err := a.store.DeactivateToken(ctx, storage.TokenRefresh, signature); err != nil {
-		return fositeErr(err)
+		return lostRace(err)
 	}
 	if _, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenAccess, requestID); err != nil {
 		return fositeErr(err)

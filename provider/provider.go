@@ -328,8 +328,11 @@ func (p *Provider) tokenError(ctx context.Context, ar fosite.AccessRequester, er
 	return fosite.ErrInvalidGrant.WithHint(hint).WithWrap(err).WithDebug(err.Error())
 }
 
-// isConflict reports whether err comes from a lost compare-and-set or a
-// serialization failure in storage.
+// isConflict reports whether err comes from a lost race: a lost
+// compare-and-set or a serialization failure in storage, or a code found
+// used when fosite reads it a second time (after a concurrent redemption
+// committed between its two reads), which fosite reports as a server error.
 func isConflict(err error) bool {
-	return errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrSerializationFailure)
+	return errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrSerializationFailure) ||
+		(errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) && errors.Is(err, fosite.ErrServerError))
 }

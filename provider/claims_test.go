@@ -1,0 +1,78 @@
+package provider_test
+
+import (
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/provider"
+	"github.com/latchkey/latchkey/storage"
+)
+
+func TestEvidenceClaims(t *testing.T) {
+	now := time.Now()
+	pwd := connector.Method{Kind: connector.MethodPassword, Time: now}
+	tests := []struct {
+		name        string
+		have        []connector.Method
+		expectedAMR []string
+		expectedACR string
+	}{
+		{name: "nothing", have: nil, expectedAMR: nil},
+		{name: "password", have: []connector.Method{pwd}, expectedAMR: []string{"pwd"}},
+		{name: "password twice", have: []connector.Method{pwd, pwd}, expectedAMR: []string{"pwd"}},
+		{name: "unknown kind raises nothing", have: []connector.Method{{Kind: "magic"}}, expectedAMR: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			amr, acr := provider.EvidenceClaims(tc.have)
+			if !slices.Equal(amr, tc.expectedAMR) || acr != tc.expectedACR {
+				t.Fatalf("got %v %q, want %v %q", amr, acr, tc.expectedAMR, tc.expectedACR)
+			}
+		})
+	}
+}
+
+func TestUserClaims(t *testing.T) {
+	updated := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	full := storage.User{
+		ID: "u1", Email: "ada@example.com", EmailVerified: true, Username: "ada", Name: "Ada Lovelace",
+		GivenName: "Ada", FamilyName: "Lovelace", Nickname: "countess", Picture: "https://img.example/ada.png",
+		Locale: "en-GB", UpdatedAt: updated,
+	}
+	profile := map[string]any{
+		"name": "Ada Lovelace", "given_name": "Ada", "family_name": "Lovelace", "nickname": "countess",
+		"preferred_username": "ada", "picture": "https://img.example/ada.png", "locale": "en-GB",
+		"updated_at": updated.Unix(),
+	}
+	email := map[string]any{"email": "ada@example.com", "email_verified": true}
+	tests := []struct {
+		name     string
+		user     storage.User
+		scopes   []string
+		expected map[string]any
+	}{
+		{name: "openid only", user: full, scopes: []string{"openid"}, expected: map[string]any{}},
+		{name: "email", user: full, scopes: []string{"openid", "email"}, expected: email},
+		{name: "profile", user: full, scopes: []string{"openid", "profile"}, expected: profile},
+		{name: "both", user: full, scopes: []string{"openid", "profile", "email"}, expected: func() map[string]any {
+			m := maps.Clone(profile)
+			maps.Copy(m, email)
+			return m
+		}()},
+		{name: "empty values omitted", user: storage.User{ID: "u2", Name: "Bob"}, scopes: []string{"profile", "email"},
+			expected: map[string]any{"name": "Bob"}},
+		{name: "unverified email", user: storage.User{Email: "x@example.com"}, scopes: []string{"email"},
+			expected: map[string]any{"email": "x@example.com", "email_verified": false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := provider.UserClaims(tc.user, tc.scopes)
+			if !maps.Equal(got, tc.expected) {
+				t.Fatalf("got %v, want %v", got, tc.expected)
+			}
+		})
+	}
+}
