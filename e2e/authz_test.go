@@ -294,6 +294,8 @@ func testAuthorizationErrorsIss(t *testing.T, e *env) {
 		{"hybrid flow", "response_type", "code id_token", "unsupported_response_type"},
 		{"bad prompt", "prompt", "sideways", "invalid_request"},
 		{"login required", "prompt", "none", "login_required"},
+		{"unknown connection", "connection", "no-such-connection", "invalid_request"},
+		{"invalid id_token_hint", "id_token_hint", "not-a-jwt", "invalid_request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -486,7 +488,7 @@ func testPromptLogin(t *testing.T, e *env) {
 		t.Errorf("auth_time after prompt=login = %d, want later than %d", second.AuthTime, first.AuthTime)
 	}
 	if second.Sid == first.Sid {
-		t.Logf("note: sid unchanged after a new login (%s)", second.Sid)
+		t.Errorf("sid unchanged after a new login (%s): a login must start a new session", second.Sid)
 	}
 	// The new session cookie works without prompting.
 	a = e.authz(t, webClient, "openid").set("prompt", "none")

@@ -20,6 +20,9 @@ import (
 // redirect leaving it (to a relying party's redirect URI).
 type browser struct {
 	client *http.Client
+	// setCookies records every Set-Cookie the provider sent, with its
+	// attributes (the jar keeps only names and values).
+	setCookies *[]*http.Cookie
 	// host is the provider's host:port.
 	host string
 	// origin is the provider's origin, sent on form posts as a browser does.
@@ -36,10 +39,11 @@ func (e *env) newBrowser(t testing.TB) *browser {
 	if err != nil {
 		t.Fatalf("parse issuer: %v", err)
 	}
-	b := &browser{host: u.Host, origin: u.Scheme + "://" + u.Host}
+	b := &browser{host: u.Host, origin: u.Scheme + "://" + u.Host, setCookies: new([]*http.Cookie)}
 	b.client = &http.Client{
-		Jar:     jar,
-		Timeout: 30 * time.Second,
+		Jar:       jar,
+		Transport: cookieRecorder{b.setCookies},
+		Timeout:   30 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if req.URL.Host != b.host {
 				return http.ErrUseLastResponse
@@ -113,6 +117,13 @@ type fields map[string]string
 // test, so a renamed input is noticed.
 func (b *browser) submit(t testing.TB, p *page, f fields) *page {
 	t.Helper()
+	return b.submitWith(t, p, f, nil)
+}
+
+// submitWith is submit with extra or replaced request headers (a forged
+// Origin, say).
+func (b *browser) submitWith(t testing.TB, p *page, f fields, hdr http.Header) *page {
+	t.Helper()
 	forms := parseForms(t, p)
 	if len(forms) == 0 {
 		t.Fatalf("no form on %s (status %d):\n%s", p.URL, p.Status, p.Body)
@@ -169,6 +180,9 @@ func (b *browser) submit(t testing.TB, p *page, f fields) *page {
 	}
 	req.Header.Set("Sec-Fetch-Site", "same-origin")
 	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	return b.do(t, req)
 }
 
@@ -330,4 +344,15 @@ func (b *browser) login(t testing.TB, p *page, email, password string) *page {
 		t.Fatalf("after the email: want the password page, got %s (status %d):\n%s", p.URL, p.Status, excerpt(p.Body))
 	}
 	return b.submit(t, p, fields{"password": password})
+}
+
+// cookieRecorder is a RoundTripper that records Set-Cookie headers.
+type cookieRecorder struct{ into *[]*http.Cookie }
+
+func (c cookieRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil {
+		*c.into = append(*c.into, resp.Cookies()...)
+	}
+	return resp, err
 }

@@ -65,7 +65,10 @@ var cases = []testCase{
 	{"client_credentials", testClientCredentials},
 	{"private_key_jwt", testPrivateKeyJWT},
 	{"es256_client", testES256Client},
+	{"login_pages", testLoginPages},
+	{"login_csrf", testLoginCSRF},
 	{"logout", testLogout},
+	{"logout_confirm", testLogoutConfirm},
 	{"prompt_none", testPromptNone},
 	{"prompt_create", testPromptCreate},
 	{"consent", testConsent},
@@ -76,6 +79,7 @@ var cases = []testCase{
 	{"code_reuse_concurrent", testCodeReuseConcurrent},
 	{"refresh_concurrent", testRefreshConcurrent},
 	{"resume_unknown_state", testResumeUnknownState},
+	{"resume_other_browser", testResumeOtherBrowser},
 	{"restart", testRestart},
 }
 
