@@ -125,9 +125,8 @@ func testCodeFlowConfidential(t *testing.T, e *env) {
 	if !slices.Equal(c.AMR, []string{"pwd"}) {
 		t.Errorf("amr = %v, want [pwd]", c.AMR)
 	}
-	if _, ok := c.All["acr"]; !ok {
-		t.Logf("note: no acr claim")
-	}
+	// acr stays empty after a password login until a rule grants a class
+	// (the passkey issue); the refresh test checks it is carried over.
 	if c.Email != e.alice.Email {
 		t.Errorf("email = %q, want %q", c.Email, e.alice.Email)
 	}

@@ -21,7 +21,11 @@
 //   - userinfo (GET and POST), revocation (RFC 7009), introspection (RFC 7662,
 //     client-authenticated), client_credentials;
 //   - prompt=none, prompt=login, prompt=consent, prompt=create, max_age,
-//     consent for third-party clients, RP-initiated logout;
+//     consent for third-party clients, RP-initiated logout (with
+//     id_token_hint, and confirmed on a page without one);
+//   - the hosted pages: a wrong password stays on the page, forms refuse a
+//     missing or forged CSRF token and cross-site posts, the session cookie is
+//     HttpOnly and SameSite=Lax, every login starts a new session (sid);
 //   - wrong or mutated redirect URIs (an HTML error page, never a redirect),
 //     RFC 9207 iss on every authorization response, CORS for registered web
 //     origins only, discovery metadata;
