@@ -287,3 +287,28 @@ func httpPost(path string, form url.Values) *http.Request {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	return r
 }
+
+func TestIntrospectAccessToken(t *testing.T) {
+	s := sqltest.Open(t, sqlstore.DriverSQLite)
+	f := newFixture(t, s)
+	res := f.exchange(webClientID, f.code(authorizeOpts{clientID: webClientID, scope: "openid offline_access", sessionID: "sid-9"}), "")
+	ctx := context.Background()
+	ar, sess, err := f.p.IntrospectAccessToken(ctx, res.str("access_token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := sess.Authentication(); a.Subject != "user-1" || a.SessionID != "sid-9" || !ar.GetGrantedScopes().Has("openid") {
+		t.Fatalf("session %+v, scopes %v", a, ar.GetGrantedScopes())
+	}
+	// fosite's own introspection accepts a refresh token for
+	// fosite.AccessToken (it falls back); the helper does not.
+	if use, _, err := f.p.OAuth2().IntrospectToken(ctx, res.str("refresh_token"), fosite.AccessToken, f.p.EmptySession()); err != nil || use != fosite.RefreshToken {
+		t.Fatalf("fosite fallback changed: %v %v", use, err)
+	}
+	if _, _, err := f.p.IntrospectAccessToken(ctx, res.str("refresh_token")); err == nil {
+		t.Fatal("refresh token accepted as a bearer access token")
+	}
+	if _, _, err := f.p.IntrospectAccessToken(ctx, "ory_at_garbage.garbage"); err == nil {
+		t.Fatal("garbage accepted")
+	}
+}

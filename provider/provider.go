@@ -336,3 +336,22 @@ func isConflict(err error) bool {
 	return errors.Is(err, storage.ErrConflict) || errors.Is(err, fosite.ErrSerializationFailure) ||
 		(errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) && errors.Is(err, fosite.ErrServerError))
 }
+
+// IntrospectAccessToken validates a bearer access token (for userinfo and
+// resource endpoints) and returns the grant and its session. Unlike a bare
+// OAuth2().IntrospectToken(..., fosite.AccessToken, ...), it refuses a
+// refresh token presented as a bearer token.
+func (p *Provider) IntrospectAccessToken(ctx context.Context, token string) (fosite.AccessRequester, *Session, error) {
+	use, ar, err := p.oauth2.IntrospectToken(ctx, token, fosite.AccessToken, p.EmptySession())
+	if err != nil {
+		return nil, nil, err
+	}
+	if use != fosite.AccessToken {
+		return nil, nil, fosite.ErrRequestUnauthorized.WithHint("The token is not an access token.")
+	}
+	sess, ok := ar.GetSession().(*Session)
+	if !ok {
+		return nil, nil, fosite.ErrServerError.WithDebug("the token's session is not a provider session")
+	}
+	return ar, sess, nil
+}
