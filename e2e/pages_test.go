@@ -38,6 +38,20 @@ func testLoginPages(t *testing.T, e *env) {
 	if cb.Code == "" {
 		t.Fatalf("right password after a wrong one: error %q", cb.Error)
 	}
+	// The finished request cannot be finished again: not by posting the
+	// password page once more (the back button), nor by its resume URL.
+	again := b.submit(t, wrong, fields{"password": userPassword})
+	if again.Location != nil && again.Location.Query().Get("code") != "" {
+		t.Errorf("re-posting a finished login issued a second code")
+	}
+	if again.Status >= 500 {
+		t.Errorf("re-posting a finished login: status %d", again.Status)
+	}
+	state := wrong.URL.Query().Get("state")
+	again = b.get(t, e.url("/authorize/resume")+"?"+url.Values{"state": {state}}.Encode())
+	if again.Location != nil && again.Location.Query().Get("code") != "" {
+		t.Errorf("resuming a finished login issued a second code")
+	}
 
 	var session *http.Cookie
 	for _, c := range *b.setCookies {
@@ -56,6 +70,17 @@ func testLoginPages(t *testing.T, e *env) {
 	}
 	if session.Path != "/" {
 		t.Errorf("session cookie %s Path = %q, want /", session.Name, session.Path)
+	}
+
+	// The email is matched case-insensitively.
+	b3 := e.newBrowser(t)
+	a = e.authz(t, webClient, "openid")
+	p = b3.get(t, a.String())
+	cb = b3.login(t, p, strings.ToUpper(e.alice.Email), userPassword).callback(t, webRedirect)
+	if cb.Code == "" {
+		t.Errorf("login with the email in upper case: error %q", cb.Error)
+	} else if _, _, c := e.mustExchange(t, a, cb.Code); c.Sub != e.alice.ID {
+		t.Errorf("login with the email in upper case: sub %q, want Alice", c.Sub)
 	}
 
 	// An unknown email does not log anybody in.
