@@ -19,6 +19,10 @@ func testConfig(issuer string) latchkey.Config {
 		Secret:  secrets.master,
 		Cookies: latchkey.CookiesConfig{Insecure: &insecure},
 		Demo:    &noDemo,
+		Connections: []latchkey.ConnectionConfig{
+			{Name: latchkey.DefaultConnectionName, Type: latchkey.ConnectorTypeDatabase},
+			{Name: inviteOnlyConnection, Type: latchkey.ConnectorTypeDatabase, Settings: map[string]any{"disable_signup": true}},
+		},
 		Clients: []latchkey.ClientConfig{
 			{
 				ID:                      webClient,

@@ -72,6 +72,7 @@ var cases = []testCase{
 	{"prompt_none", testPromptNone},
 	{"prompt_create", testPromptCreate},
 	{"consent", testConsent},
+	{"connections", testConnections},
 	{"redirect_uri_mutations", testRedirectURIMutations},
 	{"authorization_errors_iss", testAuthorizationErrorsIss},
 	{"cors", testCORS},

@@ -49,6 +49,10 @@ const (
 
 	machineScope = "api:read"
 
+	// inviteOnlyConnection is a second database connection, without
+	// sign-up; the default connection (first) allows it.
+	inviteOnlyConnection = "e2e-invite-only"
+
 	// userPassword passes every strength level: long, four character
 	// types, no run of identical characters, not in the dictionary.
 	userPassword = "Velvet-Marmot-Quasar-42!"
