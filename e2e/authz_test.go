@@ -51,6 +51,27 @@ func testLogout(t *testing.T, e *env) {
 		t.Fatalf("after a refused logout, prompt=none: error %q, want a code (still logged in)", cb.Error)
 	}
 
+	// A hint that is not ours (signed by another key) is an error page.
+	forged := forgedIDToken(t, e, e.alice.ID, webClient)
+	p = b.get(t, ep+"?"+url.Values{"id_token_hint": {forged}, "post_logout_redirect_uri": {webPostLogout}, "state": {"s2"}}.Encode())
+	expectErrorPage(t, p, http.StatusBadRequest)
+
+	// Somebody else's valid ID token does not log Alice out without her
+	// confirmation.
+	other := e.newBrowser(t)
+	oa := e.authz(t, webClient, "openid").set("prompt", "create")
+	op := other.get(t, oa.String())
+	op = other.submit(t, op, fields{"email": "erin-" + strings.ToLower(randomString(t, 4)) + "@example.org", "password": userPassword})
+	otok, _, _ := e.mustExchange(t, oa, op.callback(t, webRedirect).Code)
+	otherHint, _ := otok.Extra("id_token").(string)
+	p = b.get(t, ep+"?"+url.Values{"id_token_hint": {otherHint}, "post_logout_redirect_uri": {webPostLogout}, "state": {"s3"}}.Encode())
+	if p.Location != nil {
+		t.Errorf("logout with another user's id_token_hint redirected at once to %s", p.Location)
+	}
+	if cb := b.get(t, e.authz(t, webClient, "openid").set("prompt", "none").String()).callback(t, webRedirect); cb.Code == "" {
+		t.Errorf("another user's id_token_hint logged Alice out: error %q", cb.Error)
+	}
+
 	state := randomString(t, 8)
 	p = b.get(t, ep+"?"+url.Values{"id_token_hint": {idToken}, "post_logout_redirect_uri": {webPostLogout}, "state": {state}}.Encode())
 	if p.Location == nil {
@@ -174,6 +195,10 @@ func testConsent(t *testing.T, e *env) {
 	}
 	if !strings.Contains(p.Body, "Third Party") {
 		t.Errorf("the consent page does not name the client")
+	}
+	// The consent form needs its CSRF token.
+	if r := b.submit(t, p, fields{press("action", "accept"): "", "csrf": "forged"}); r.Location != nil || r.Status < 400 {
+		t.Errorf("consent with a forged CSRF token: status %d Location %v, want 4xx and no redirect", r.Status, r.Location)
 	}
 	p = b.submit(t, p, fields{press("action", "accept"): ""})
 	cb := p.callback(t, thirdPartyRedirect)

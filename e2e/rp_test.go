@@ -373,3 +373,22 @@ const jwtBearerAssertion = "urn:ietf:params:oauth:client-assertion-type:jwt-bear
 
 // bg is a background context for store calls.
 func bg() context.Context { return context.Background() }
+
+// forgedIDToken is an ID token with our issuer, signed by a key that is
+// not ours.
+func forgedIDToken(t testing.TB, e *env, sub, aud string) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: unusedECKey(t)}, (&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	raw, err := jwt.Signed(signer).Claims(jwt.Claims{
+		Issuer: e.issuer, Subject: sub, Audience: jwt.Audience{aud},
+		IssuedAt: jwt.NewNumericDate(now), Expiry: jwt.NewNumericDate(now.Add(time.Hour)),
+	}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
