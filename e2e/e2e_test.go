@@ -82,6 +82,7 @@ var cases = []testCase{
 	{"resume_unknown_state", testResumeUnknownState},
 	{"resume_other_browser", testResumeOtherBrowser},
 	{"restart", testRestart},
+	{"replicas", testReplicas},
 }
 
 var clockCases = []testCase{
