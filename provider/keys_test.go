@@ -269,3 +269,19 @@ func TestDiscovery(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+func FuzzVerifyIDTokenHint(f *testing.F) {
+	s := sqltest.Open(f, sqlstore.DriverSQLite)
+	fx := newFixture(f, s)
+	valid := fx.exchange(webClientID, fx.code(authorizeOpts{clientID: webClientID, scope: "openid"}), "").str("id_token")
+	f.Add(valid)
+	f.Add("")
+	f.Add("a.b.c")
+	f.Add(`eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		hint, err := fx.p.VerifyIDTokenHint(context.Background(), raw)
+		if err == nil && (raw != valid || hint.Subject != "user-1") {
+			t.Fatalf("accepted %q as %+v", raw, hint)
+		}
+	})
+}
