@@ -218,6 +218,22 @@ func testRevocation(t *testing.T, e *env) {
 	if !e.active(t, tok2.AccessToken) {
 		t.Errorf("another client revoked the web client's token")
 	}
+
+	// A public client revokes its own refresh token with its client_id.
+	b := e.newBrowser(t)
+	verifier := oauth2.GenerateVerifier()
+	a := e.authz(t, spaClient, "openid offline_access").pkce(verifier)
+	cb := e.code(t, b, a, e.alice.Email, userPassword)
+	spa, _, _ := e.mustExchange(t, a, cb.Code, oauth2.VerifierOption(verifier))
+	if r := e.post(t, ep, url.Values{"token": {spa.RefreshToken}, "client_id": {spaClient}}, "", "", nil); r.Status != http.StatusOK {
+		t.Errorf("public client revocation: status %d %s", r.Status, r.Raw)
+	}
+	if e.active(t, spa.RefreshToken) {
+		t.Errorf("public client's revoked refresh token still active")
+	}
+	if e.active(t, spa.AccessToken) {
+		t.Errorf("revoking a refresh token left its grant's access token active (RFC 7009 section 2.1 SHOULD)")
+	}
 }
 
 // testIntrospectionClientAuth: RFC 7662 introspection needs client
