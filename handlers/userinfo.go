@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/ory/fosite"
-
 	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage"
 )
@@ -31,7 +29,7 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, "invalid_request", "An access token is required.")
 		return
 	}
-	_, ar, err := h.opts.Provider.OAuth2().IntrospectToken(ctx, token, fosite.AccessToken, h.opts.Provider.EmptySession())
+	ar, sess, err := h.opts.Provider.IntrospectAccessToken(ctx, token)
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="invalid_token", error_description="The access token is invalid, expired or revoked."`)
 		writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
@@ -40,12 +38,6 @@ func (h *Handler) userinfo(w http.ResponseWriter, r *http.Request) {
 	if !ar.GetGrantedScopes().Has("openid") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="latchkey", error="insufficient_scope", scope="openid"`)
 		writeJSONError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
-		return
-	}
-	sess, ok := ar.GetSession().(*provider.Session)
-	if !ok {
-		h.log.ErrorContext(ctx, "userinfo: unexpected session type")
-		writeJSONError(w, http.StatusInternalServerError, "server_error", "The request could not be completed.")
 		return
 	}
 	authn := sess.Authentication()

@@ -68,7 +68,8 @@ func TestPrivateKeyJWT(t *testing.T) {
 		if res := request(first); res.status != http.StatusOK {
 			t.Fatalf("assertion refused: %d %v", res.status, res.body)
 		}
-		if res := request(first); res.status != http.StatusBadRequest {
+		// RFC 7523 section 3.2: a replayed assertion is invalid_client.
+		if res := request(first); res.status != http.StatusUnauthorized || res.body["error"] != "invalid_client" {
 			t.Fatalf("replayed assertion: %d %v", res.status, res.body)
 		}
 		if res := request(assertion("jti-2", "https://elsewhere.example/token")); res.status < 400 || res.status >= 500 {
