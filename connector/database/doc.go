@@ -19,6 +19,7 @@
 // is only reported once the password was right. Sign-up does reveal that an
 // email has an account (connector.ErrUserExists), as Auth0's does.
 //
-// Imports: the standard library, storage, connector and connector/password.
+// Imports: the standard library, storage, connector, connector/password and
+// connector/passkey (for the passkey policy in Settings).
 // Never fosite, GORM, a storage backend or net/http.
 package database

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/connector/password"
 )
 
@@ -15,7 +16,8 @@ import (
 //
 //	{"disable_signup": false,
 //	 "password_policy": {"strength": "good", "min_length": 10, "history": 5,
-//	                     "dictionary": true, "personal_info": true}}
+//	                     "dictionary": true, "personal_info": true},
+//	 "passkeys": {"user_verification": "required", "allow_synced": true}}
 //
 // Build them with ParseSettings or DefaultSettings: absent JSON fields take
 // their defaults there, while a zero Settings literal turns the dictionary
@@ -27,9 +29,9 @@ type Settings struct {
 	// PasswordPolicy is the password policy for sign-up and password changes.
 	PasswordPolicy PasswordPolicy `json:"password_policy"`
 
-	// The passkey policy (whether passkeys are offered at sign-up, whether a
-	// password is still required, user verification...) goes here as its own
-	// struct under "passkeys", with its defaults set in DefaultSettings.
+	// Passkeys is the passkey policy (see passkey.Policy for its fields and
+	// defaults).
+	Passkeys passkey.Policy `json:"passkeys"`
 }
 
 // PasswordPolicy is the JSON form of password.PolicyConfig.
@@ -54,7 +56,7 @@ type PasswordPolicy struct {
 
 // DefaultSettings returns the settings of a connection stored with "{}":
 // sign-up allowed, strength good, dictionary and personal-data rules on, no
-// history.
+// history; passkeys per passkey.DefaultPolicy.
 func DefaultSettings() Settings {
 	return Settings{
 		PasswordPolicy: PasswordPolicy{
@@ -62,6 +64,7 @@ func DefaultSettings() Settings {
 			Dictionary:   true,
 			PersonalInfo: true,
 		},
+		Passkeys: passkey.DefaultPolicy(),
 	}
 }
 
@@ -92,6 +95,9 @@ func ParseSettings(b []byte) (Settings, error) {
 func (s Settings) Validate() error {
 	if err := s.PasswordPolicy.config().Validate(); err != nil {
 		return fmt.Errorf("password_policy: %w", err)
+	}
+	if err := s.Passkeys.Validate(); err != nil {
+		return fmt.Errorf("passkeys: %w", err)
 	}
 	return nil
 }

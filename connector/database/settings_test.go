@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/connector/password"
 )
 
@@ -39,7 +40,11 @@ func TestParseSettings(t *testing.T) {
 				Strength: password.StrengthFair, MinLength: 12, History: 24,
 				DictionaryWords: []string{"acme", "Acme2024"},
 			},
+			Passkeys: passkey.DefaultPolicy(),
 		}},
+		{"passkeys", `{"passkeys": {"allow_synced": false, "max_passkeys": 5, "sign_count_regression": "flag"}}`, with(func(s *Settings) {
+			s.Passkeys.AllowSynced, s.Passkeys.MaxPasskeys, s.Passkeys.SignCountRegression = false, 5, passkey.SignCountFlag
+		})},
 		{"bounds", `{"password_policy": {"min_length": 128, "history": 0}}`, with(func(s *Settings) { s.PasswordPolicy.MinLength = 128 })},
 	}
 	for _, tt := range tests {
@@ -78,6 +83,8 @@ func TestParseSettingsErrors(t *testing.T) {
 		{"bad strength", `{"password_policy": {"strength": "strong"}}`, `strength "strong" is not one of`},
 		{"empty strength", `{"password_policy": {"strength": ""}}`, "strength"},
 		{"min length too big", `{"password_policy": {"min_length": 129}}`, "minimum length"},
+		{"bad passkey challenge ui", `{"passkeys": {"challenge_ui": "popup"}}`, `passkeys: challenge_ui "popup"`},
+		{"unknown passkey field", `{"passkeys": {"allow_sync": true}}`, `unknown field "allow_sync"`},
 		{"min length negative", `{"password_policy": {"min_length": -1}}`, "minimum length"},
 		{"history too big", `{"password_policy": {"history": 25}}`, "history must be 0..24"},
 		{"wrong type", `{"password_policy": {"history": "5"}}`, "cannot unmarshal"},
