@@ -316,3 +316,39 @@ func testUnknownParameters(t *testing.T, e *env) {
 		t.Errorf("email = %q", c.Email)
 	}
 }
+
+// testClaimsParameter: the claims request parameter (OpenID Connect Core
+// section 5.5) adds individual claims to the ID token and to userinfo
+// beyond what the scopes give.
+func testClaimsParameter(t *testing.T, e *env) {
+	b := e.newBrowser(t)
+	a := e.authz(t, webClient, "openid").
+		set("claims", `{"id_token":{"email":{"essential":true}},"userinfo":{"name":null}}`)
+	cb := e.code(t, b, a, e.alice.Email, userPassword)
+	tok, _, c := e.mustExchange(t, a, cb.Code)
+	if c.Email != e.alice.Email {
+		t.Errorf("ID token email = %q, want %q (requested in claims)", c.Email, e.alice.Email)
+	}
+	if _, ok := c.All["name"]; ok {
+		t.Errorf("ID token has name, which was requested for userinfo only")
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.endpoint(t, "userinfo_endpoint"), nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	r, err := e.send(req)
+	if err != nil || r.Status != http.StatusOK {
+		t.Fatalf("userinfo: %v status %d %s", err, r.Status, r.Raw)
+	}
+	if r.str("name") != "Alice Liddell" {
+		t.Errorf("userinfo name = %q, want Alice Liddell (requested in claims): %s", r.str("name"), r.Raw)
+	}
+	if r.str("sub") != e.alice.ID {
+		t.Errorf("userinfo sub = %q", r.str("sub"))
+	}
+	// A claims parameter that is not JSON is an error for the client.
+	a = e.authz(t, webClient, "openid").set("claims", "{not json")
+	cb = b.get(t, a.String()).callback(t, webRedirect)
+	e.checkResponse(t, a, cb)
+	if cb.Error != "invalid_request" {
+		t.Errorf("malformed claims: error %q, want invalid_request", cb.Error)
+	}
+}

@@ -29,8 +29,11 @@
 //   - wrong or mutated redirect URIs (an HTML error page, never a redirect),
 //     RFC 9207 iss on every authorization response, CORS for registered web
 //     origins only, discovery metadata;
+//   - the claims request parameter, connection= and per-connection accounts
+//     and sessions (sign-up refused where a connection disables it);
 //   - a pending login that survives a server restart (started on one server,
-//     finished on a new one over the same database).
+//     finished on a new one over the same database), and two replicas behind
+//     a round-robin balancer sharing one database and secret.
 //
 // The benchmarks (bench_test.go) measure a whole password login and the
 // token endpoint (code exchange, refresh, client_credentials, introspection)

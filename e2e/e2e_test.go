@@ -58,6 +58,7 @@ var cases = []testCase{
 	{"code_flow_pkce_public", testCodeFlowPKCEPublic},
 	{"pkce", testPKCE},
 	{"unknown_parameters_ignored", testUnknownParameters},
+	{"claims_parameter", testClaimsParameter},
 	{"refresh_rotation_and_reuse", testRefreshRotationAndReuse},
 	{"userinfo", testUserinfo},
 	{"revocation", testRevocation},
