@@ -45,6 +45,10 @@ type Method struct {
 	BackupState         bool   `json:"bs,omitempty"`
 	AAGUID              string `json:"aaguid,omitempty"`
 	AttestationVerified bool   `json:"attestation_verified,omitempty"`
+	// AttestationRequired is true when the connection asks for attestation
+	// evidence (conveyance "direct"): a device-bound credential then counts
+	// as hardware-protected only if its attestation was verified.
+	AttestationRequired bool `json:"attestation_required,omitempty"`
 	// CrossDevice is true when the authenticator was reached through the
 	// hybrid (cross-device) transport.
 	CrossDevice bool `json:"cross_device,omitempty"`

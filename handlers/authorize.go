@@ -92,6 +92,13 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 	}
 	requestedAt = requestedAt.Truncate(time.Second)
 
+	claimsReq, err := parseClaimsRequest(form.Get("claims"))
+	if err != nil {
+		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The claims parameter is not a valid JSON object.").WithWrap(err))
+		return
+	}
+	acrRequired := requiredACR(form.Get("acr_values"), claimsReq)
+
 	hintSubject := ""
 	if hint := form.Get("id_token_hint"); hint != "" {
 		claims, err := h.opts.Provider.VerifyIDTokenHint(ctx, hint)
@@ -145,6 +152,22 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 		return
 	}
 
+	// acr_values / an essential acr claim: never issue a token that claims
+	// less than was demanded. A login that does not reach the class goes
+	// back to the login page (which offers passkeys); a fresh login in this
+	// flow that still does not reach it ends with an error for the client.
+	if !acrSatisfied(sess.ACR, acrRequired) {
+		switch {
+		case promptNone:
+			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHintf("The login does not satisfy the requested authentication context class (%s).", strings.Join(acrRequired, " or ")))
+		case freshLogin:
+			h.authorizeError(w, r, ar, errUnmetAuthenticationRequirements.WithHintf("The user did not authenticate with the requested authentication context class (%s).", strings.Join(acrRequired, " or ")))
+		default:
+			h.redirectToPage(w, r, ar, pending, conn.ID, "/u/login")
+		}
+		return
+	}
+
 	// Consent, for clients that are not first-party.
 	scopes := []string(ar.GetRequestedScopes())
 	if !client.FirstParty {
@@ -175,15 +198,10 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 	for _, a := range ar.GetRequestedAudience() {
 		ar.GrantAudience(a)
 	}
-	idClaims, userinfoClaims, err := requestedClaims(form.Get("claims"))
-	if err != nil {
-		h.authorizeError(w, r, ar, fosite.ErrInvalidRequest.WithHint("The claims parameter is not a valid JSON object.").WithWrap(err))
-		return
-	}
 	extra := provider.UserClaims(user, scopes)
-	if len(idClaims) > 0 {
+	if len(claimsReq.IDToken) > 0 {
 		all := provider.UserClaims(user, []string{"openid", "email", "profile"})
-		for _, name := range idClaims {
+		for _, name := range claimsReq.IDToken {
 			if v, ok := all[name]; ok {
 				extra[name] = v
 			}
@@ -200,12 +218,21 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 		ACR:            sess.ACR,
 		Nonce:          form.Get("nonce"),
 		IDTokenExtra:   extra,
-		UserinfoClaims: userinfoClaims,
+		UserinfoClaims: claimsReq.Userinfo,
 	})
 	if pending != nil {
 		h.endFlow(ctx, pending)
 	}
 	h.opts.Provider.WriteAuthorizeResponse(ctx, w, ar, session)
+}
+
+// errUnmetAuthenticationRequirements is the error of OpenID Connect Core
+// Unmet Authentication Requirements 1.0: the OP could not authenticate the
+// user as the request's acr_values or essential acr claim demanded.
+var errUnmetAuthenticationRequirements = &fosite.RFC6749Error{
+	ErrorField:       "unmet_authentication_requirements",
+	DescriptionField: "The Authorization Server is unable to meet the requirements of the Relying Party for the authentication of the End-User.",
+	CodeField:        http.StatusBadRequest,
 }
 
 // pickConnection resolves the connection= parameter against the client's
@@ -320,27 +347,77 @@ func covers(granted, wanted []string) bool {
 	return true
 }
 
-// requestedClaims parses the OpenID Connect claims request parameter (Core
-// section 5.5) and returns the claim names asked for in the ID token and at
-// the UserInfo endpoint. Claims Latchkey does not know are ignored.
-func requestedClaims(raw string) (idToken, userinfo []string, err error) {
+// claimsRequest is what Latchkey uses of the OpenID Connect claims request
+// parameter (Core section 5.5).
+type claimsRequest struct {
+	// IDToken and Userinfo name the claims asked for in each place.
+	IDToken, Userinfo []string
+	// EssentialACR lists the acr values of an essential acr claim request
+	// for the ID token (value or values).
+	EssentialACR []string
+}
+
+// parseClaimsRequest parses the claims request parameter. Claims Latchkey
+// does not know are ignored; a parameter that is not a JSON object of
+// objects is an error.
+func parseClaimsRequest(raw string) (claimsRequest, error) {
+	var out claimsRequest
 	if raw == "" {
-		return nil, nil, nil
+		return out, nil
+	}
+	type member struct {
+		Essential bool     `json:"essential"`
+		Value     *string  `json:"value"`
+		Values    []string `json:"values"`
 	}
 	var req struct {
-		IDToken  map[string]json.RawMessage `json:"id_token"`
-		Userinfo map[string]json.RawMessage `json:"userinfo"`
+		IDToken  map[string]*member `json:"id_token"`
+		Userinfo map[string]*member `json:"userinfo"`
 	}
 	if err := json.Unmarshal([]byte(raw), &req); err != nil {
-		return nil, nil, fmt.Errorf("parse claims parameter: %w", err)
+		return out, fmt.Errorf("parse claims parameter: %w", err)
 	}
 	for k := range req.IDToken {
-		idToken = append(idToken, k)
+		out.IDToken = append(out.IDToken, k)
 	}
 	for k := range req.Userinfo {
-		userinfo = append(userinfo, k)
+		out.Userinfo = append(out.Userinfo, k)
 	}
-	slices.Sort(idToken)
-	slices.Sort(userinfo)
-	return idToken, userinfo, nil
+	slices.Sort(out.IDToken)
+	slices.Sort(out.Userinfo)
+	if m := req.IDToken["acr"]; m != nil && m.Essential {
+		if m.Value != nil {
+			out.EssentialACR = append(out.EssentialACR, *m.Value)
+		}
+		out.EssentialACR = append(out.EssentialACR, m.Values...)
+	}
+	return out, nil
+}
+
+// requiredACR returns the acr values a request demands, in the client's
+// order of preference: the known values of acr_values and of an essential
+// acr claim. Any one of them satisfies the request. Values Latchkey does not
+// issue are ignored (acr_values is a voluntary request for those).
+func requiredACR(acrValues string, claims claimsRequest) []string {
+	var out []string
+	for _, v := range append(strings.Fields(acrValues), claims.EssentialACR...) {
+		if provider.KnownACR(v) && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// acrSatisfied reports whether a login's acr satisfies one of the required
+// values (or nothing is required).
+func acrSatisfied(have string, required []string) bool {
+	if len(required) == 0 {
+		return true
+	}
+	for _, want := range required {
+		if provider.ACRSatisfies(have, want) {
+			return true
+		}
+	}
+	return false
 }

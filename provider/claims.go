@@ -7,25 +7,95 @@ import (
 	"github.com/latchkey/latchkey/storage"
 )
 
-// evidenceRule says which amr values (RFC 8176) one completed
-// authentication step contributes.
+// Authentication context class references (OpenID Extended Authentication
+// Profile 1.0, section 4.1) that Latchkey issues.
+const (
+	// ACRPhishingResistant is "phr": a phishing-resistant authentication
+	// (a passkey: the credential is bound to the relying party's origin).
+	ACRPhishingResistant = "phr"
+	// ACRPhishingResistantHardware is "phrh": phishing-resistant and the key
+	// is protected by hardware (a device-bound passkey).
+	ACRPhishingResistantHardware = "phrh"
+)
+
+// evidenceRule says which amr values (RFC 8176, plus "pop") and which acr one
+// completed authentication step contributes. docs/amr.md is this table in
+// prose; keep them together.
 type evidenceRule struct {
 	kind connector.MethodKind
 	amr  func(connector.Method) []string
+	acr  func(connector.Method) string
 }
 
 // evidenceRules is the table EvidenceClaims reads. A method kind without a
 // rule contributes nothing: unknown evidence never raises assurance.
 func evidenceRules() []evidenceRule {
 	return []evidenceRule{
-		{kind: connector.MethodPassword, amr: func(connector.Method) []string { return []string{"pwd"} }},
+		{
+			kind: connector.MethodPassword,
+			amr:  func(connector.Method) []string { return []string{"pwd"} },
+			acr:  func(connector.Method) string { return "" },
+		},
+		{
+			kind: connector.MethodPasskey,
+			amr:  passkeyAMR,
+			acr: func(m connector.Method) string {
+				if hardwareBound(m) {
+					return ACRPhishingResistantHardware
+				}
+				return ACRPhishingResistant
+			},
+		},
 	}
+}
+
+// passkeyAMR maps one passkey ceremony's evidence: "pop" always (proof of
+// possession of a key); "user" when the authenticator reported user
+// presence (UP); "mfa" when it reported user verification (UV: possession
+// plus a PIN or biometric); and "hwk" for a device-bound key or "swk" for a
+// synced one, because brokers such as Okta act on hwk/swk and not on pop.
+func passkeyAMR(m connector.Method) []string {
+	amr := []string{"pop"}
+	if hardwareBound(m) {
+		amr = append(amr, "hwk")
+	} else {
+		amr = append(amr, "swk")
+	}
+	if m.UserPresent {
+		amr = append(amr, "user")
+	}
+	if m.UserVerified {
+		amr = append(amr, "mfa")
+	}
+	return amr
+}
+
+// hardwareBound reports whether a passkey counts as hardware-protected: it is
+// not backup eligible (BE=0, so its private key cannot leave the
+// authenticator) and, when the connection asks for attestation evidence, its
+// attestation statement was verified.
+func hardwareBound(m connector.Method) bool {
+	if m.BackupEligible {
+		return false
+	}
+	return !m.AttestationRequired || m.AttestationVerified
+}
+
+// acrRank orders the acr values Latchkey issues by strength.
+func acrRank(acr string) int {
+	switch acr {
+	case ACRPhishingResistantHardware:
+		return 2
+	case ACRPhishingResistant:
+		return 1
+	}
+	return 0
 }
 
 // EvidenceClaims maps the evidence of a login (one Method per completed
 // step) to the amr and acr claims. amr lists each value once, in the order
-// the steps happened; acr is empty until a rule grants a class (the passkey
-// work gives "phr" and "phrh" their meaning).
+// the steps happened; acr is the strongest class any step reached ("" when
+// none did, as for a password login).
 func EvidenceClaims(methods []connector.Method) (amr []string, acr string) {
 	rules := evidenceRules()
 	for _, m := range methods {
@@ -38,9 +108,22 @@ func EvidenceClaims(methods []connector.Method) (amr []string, acr string) {
 					amr = append(amr, v)
 				}
 			}
+			if a := r.acr(m); acrRank(a) > acrRank(acr) {
+				acr = a
+			}
 		}
 	}
 	return amr, acr
+}
+
+// KnownACR reports whether Latchkey issues the acr value (and so can enforce
+// a request for it).
+func KnownACR(acr string) bool { return acrRank(acr) > 0 }
+
+// ACRSatisfies reports whether a login whose acr is have satisfies a request
+// for want: "phrh" satisfies "phr" and "phrh"; "phr" satisfies "phr".
+func ACRSatisfies(have, want string) bool {
+	return acrRank(want) > 0 && acrRank(have) >= acrRank(want)
 }
 
 // UserClaims returns the user's claims released by the granted scopes,

@@ -24,6 +24,46 @@ func TestEvidenceClaims(t *testing.T) {
 		{name: "password", have: []connector.Method{pwd}, expectedAMR: []string{"pwd"}},
 		{name: "password twice", have: []connector.Method{pwd, pwd}, expectedAMR: []string{"pwd"}},
 		{name: "unknown kind raises nothing", have: []connector.Method{{Kind: "magic"}}, expectedAMR: nil},
+		{
+			name:        "synced passkey, UP and UV",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true, BackupEligible: true, BackupState: true}},
+			expectedAMR: []string{"pop", "swk", "user", "mfa"}, expectedACR: "phr",
+		},
+		{
+			name:        "backup eligible but not yet backed up is still swk",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true, BackupEligible: true}},
+			expectedAMR: []string{"pop", "swk", "user", "mfa"}, expectedACR: "phr",
+		},
+		{
+			name:        "device-bound passkey",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true}},
+			expectedAMR: []string{"pop", "hwk", "user", "mfa"}, expectedACR: "phrh",
+		},
+		{
+			name:        "device-bound without UV gets no mfa",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true}},
+			expectedAMR: []string{"pop", "hwk", "user"}, expectedACR: "phrh",
+		},
+		{
+			name:        "no user presence reported",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserVerified: true, BackupEligible: true}},
+			expectedAMR: []string{"pop", "swk", "mfa"}, expectedACR: "phr",
+		},
+		{
+			name:        "attestation asked for and not verified: swk",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true, AttestationRequired: true}},
+			expectedAMR: []string{"pop", "swk", "user", "mfa"}, expectedACR: "phr",
+		},
+		{
+			name:        "attestation asked for and verified: hwk",
+			have:        []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true, AttestationRequired: true, AttestationVerified: true}},
+			expectedAMR: []string{"pop", "hwk", "user", "mfa"}, expectedACR: "phrh",
+		},
+		{
+			name:        "password then device-bound passkey: strongest acr",
+			have:        []connector.Method{pwd, {Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true}},
+			expectedAMR: []string{"pwd", "pop", "hwk", "user", "mfa"}, expectedACR: "phrh",
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,5 +114,29 @@ func TestUserClaims(t *testing.T) {
 				t.Fatalf("got %v, want %v", got, tc.expected)
 			}
 		})
+	}
+}
+
+func TestACRSatisfies(t *testing.T) {
+	tests := []struct {
+		have, want string
+		expected   bool
+	}{
+		{"phrh", "phrh", true},
+		{"phrh", "phr", true},
+		{"phr", "phr", true},
+		{"phr", "phrh", false},
+		{"", "phr", false},
+		{"", "phrh", false},
+		{"phrh", "urn:unknown", false},
+		{"", "", false},
+	}
+	for _, tc := range tests {
+		if got := provider.ACRSatisfies(tc.have, tc.want); got != tc.expected {
+			t.Errorf("ACRSatisfies(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.expected)
+		}
+	}
+	if !provider.KnownACR("phr") || !provider.KnownACR("phrh") || provider.KnownACR("pwd") {
+		t.Error("KnownACR: phr and phrh are known, nothing else")
 	}
 }
