@@ -249,8 +249,10 @@ func testIntrospectionClientAuth(t *testing.T, e *env) {
 	if r := e.post(t, ep, form, "", "", http.Header{"Authorization": {"Bearer " + tok.AccessToken}}); r.Status != http.StatusUnauthorized {
 		t.Errorf("bearer token as authentication: status %d, want 401 (%s)", r.Status, r.Raw)
 	}
-	if r := e.post(t, ep, form, webClient, "wrong-secret", nil); r.Status != http.StatusUnauthorized {
-		t.Errorf("wrong client secret: status %d, want 401 (%s)", r.Status, r.Raw)
+	// RFC 7662 section 2.3: invalid client credentials get a 401 as in RFC
+	// 6749 section 5.2, whose error code is invalid_client.
+	if r := e.post(t, ep, form, webClient, "wrong-secret", nil); r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+		t.Errorf("wrong client secret: status %d %s, want 401 invalid_client", r.Status, r.Raw)
 	}
 	pub := url.Values{"token": {tok.AccessToken}, "client_id": {spaClient}}
 	if r := e.post(t, ep, pub, "", "", nil); r.Status != http.StatusUnauthorized {
@@ -355,6 +357,17 @@ func testPrivateKeyJWT(t *testing.T, e *env) {
 	cb = e.code(t, b, a, "", "")
 	if r := exchange(cb.Code, assertion); r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
 		t.Errorf("replayed client assertion: status %d %s, want 401 invalid_client", r.Status, r.Raw)
+	}
+	// The other client-authenticated endpoints refuse the replay too.
+	for name, ep := range map[string]string{"revocation": e.endpoint(t, "revocation_endpoint"), "introspection": e.endpoint(t, "introspection_endpoint")} {
+		r := e.post(t, ep, url.Values{"token": {tok.AccessToken}, "client_id": {jwtClient},
+			"client_assertion_type": {jwtBearerAssertion}, "client_assertion": {assertion}}, "", "", nil)
+		if r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+			t.Errorf("%s with a replayed client assertion: status %d %s, want 401 invalid_client", name, r.Status, r.Raw)
+		}
+	}
+	if !e.active(t, tok.AccessToken) {
+		t.Errorf("a revocation with a replayed client assertion revoked the token")
 	}
 	// An assertion signed by another key is refused.
 	if r := exchange(cb.Code, foreignAssertion(t, e)); r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
