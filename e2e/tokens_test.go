@@ -313,6 +313,15 @@ func testClientCredentials(t *testing.T, e *env) {
 	} else if code, status := oauthErrorCode(err); code != "invalid_client" || status != http.StatusUnauthorized {
 		t.Errorf("wrong secret: %s %d, want 401 invalid_client", code, status)
 	}
+	// RFC 6749 section 5.2: a failed Basic authentication is a 401 with a
+	// WWW-Authenticate challenge.
+	r = e.post(t, e.endpoint(t, "token_endpoint"), url.Values{"grant_type": {"client_credentials"}}, machineClient, "wrong", nil)
+	if r.Status != http.StatusUnauthorized || r.str("error") != "invalid_client" {
+		t.Errorf("wrong Basic secret: status %d %s, want 401 invalid_client", r.Status, r.Raw)
+	}
+	if w := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(strings.ToLower(w), "basic") {
+		t.Errorf("wrong Basic secret: WWW-Authenticate = %q, want a Basic challenge (RFC 6749 section 5.2)", w)
+	}
 	bad = cc
 	bad.Scopes = []string{"openid"}
 	if _, err := bad.Token(e.rpCtx); err == nil {
