@@ -275,6 +275,9 @@ func testPKCE(t *testing.T, e *env) {
 				if r.Status != http.StatusOK {
 					t.Fatalf("token: status %d %s, want 200", r.Status, r.Raw)
 				}
+				if cc := r.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+					t.Errorf("token response Cache-Control = %q, want no-store (RFC 6749 section 5.1)", cc)
+				}
 				return
 			}
 			if r.Status != http.StatusBadRequest || r.str("error") != tt.wantToken {

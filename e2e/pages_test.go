@@ -18,6 +18,13 @@ func testLoginPages(t *testing.T, e *env) {
 	if p.path() != "/u/login" {
 		t.Fatalf("want the login page, got %s", p.URL)
 	}
+	// The pages cannot be framed (clickjacking) nor cached.
+	if csp := p.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") && p.Header.Get("X-Frame-Options") != "DENY" {
+		t.Errorf("login page can be framed: CSP %q, X-Frame-Options %q", csp, p.Header.Get("X-Frame-Options"))
+	}
+	if cc := p.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+		t.Errorf("login page Cache-Control = %q, want no-store", cc)
+	}
 	p = b.submit(t, p, fields{"username": e.alice.Email})
 	if p.path() != "/u/login/password" {
 		t.Fatalf("want the password page, got %s", p.URL)
