@@ -181,7 +181,7 @@ func deviceBound(a *passkeytest.Authenticator) *passkeytest.Authenticator {
 	a.BackupEligible, a.BackupState = false, false
 	a.Attachment = "cross-platform"
 	a.Transports = []string{"usb", "nfc"}
-	a.AAGUID = passkeytest.AAGUIDZero
+	a.AAGUID = passkeytest.AAGUIDZero()
 	return a
 }
 
@@ -339,7 +339,7 @@ func TestSignup(t *testing.T) {
 	sqltest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
 		e := newEnv(t, s)
 		a := passkeytest.New(origin)
-		a.AAGUID = passkeytest.AAGUIDZero
+		a.AAGUID = passkeytest.AAGUIDZero()
 		c, err := e.rp.BeginSignup(e.ctx, connector.Profile{Email: "  New@Example.com ", Name: "New Person"},
 			passkey.RegistrationOptions{Hint: passkey.HintHybrid, UserAgent: "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Mobile/15E148 Safari/604.1"})
 		if err != nil {

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,15 +39,14 @@ const (
 	FlagED byte = 0x80 // extension data included
 )
 
-// Well-known AAGUIDs for tests.
-var (
-	// AAGUIDZero is reported by authenticators that do not identify
-	// themselves.
-	AAGUIDZero = [16]byte{}
-	// AAGUIDChromeVirtual is what Chromium's virtual "internal"
-	// authenticator reports.
-	AAGUIDChromeVirtual = [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
-)
+// AAGUIDZero is reported by authenticators that do not identify themselves.
+func AAGUIDZero() [16]byte { return [16]byte{} }
+
+// AAGUIDChromeVirtual is what Chromium's virtual "internal" authenticator
+// reports: 01020304-0506-0708-0102-030405060708.
+func AAGUIDChromeVirtual() [16]byte {
+	return [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 1, 2, 3, 4, 5, 6, 7, 8}
+}
 
 // ParseAAGUID parses an AAGUID in 8-4-4-4-12 form.
 func ParseAAGUID(s string) ([16]byte, error) {
@@ -55,12 +55,8 @@ func ParseAAGUID(s string) ([16]byte, error) {
 		return out, fmt.Errorf("parse AAGUID %q: not 8-4-4-4-12", s)
 	}
 	h := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	for i := range 16 {
-		var b byte
-		if _, err := fmt.Sscanf(h[2*i:2*i+2], "%02x", &b); err != nil {
-			return out, fmt.Errorf("parse AAGUID %q: %w", s, err)
-		}
-		out[i] = b
+	if _, err := hex.Decode(out[:], []byte(h)); err != nil {
+		return [16]byte{}, fmt.Errorf("parse AAGUID %q: %w", s, err)
 	}
 	return out, nil
 }
@@ -100,7 +96,7 @@ func New(origin string) *Authenticator {
 	return &Authenticator{
 		Origin: origin, UserVerified: true, BackupEligible: true, BackupState: true,
 		Attestation: "none", Attachment: "platform", Transports: []string{"internal", "hybrid"},
-		CounterStep: 1, AAGUID: AAGUIDChromeVirtual,
+		CounterStep: 1, AAGUID: AAGUIDChromeVirtual(),
 	}
 }
 
