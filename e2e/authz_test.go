@@ -178,6 +178,9 @@ func testPromptCreate(t *testing.T, e *env) {
 	if p.Location != nil || p.path() != "/u/signup" {
 		t.Errorf("weak password: got %s %v, want the sign-up page again", p.URL, p.Location)
 	}
+	if !strings.Contains(p.Body, `role="alert"`) {
+		t.Errorf("weak password: the page does not say which rule failed")
+	}
 }
 
 // testConsent: a third-party client needs consent; it is remembered;
