@@ -163,11 +163,3 @@ func orderConnections(stored []storage.Connection, preferred []string) []string 
 	}
 	return names
 }
-
-// forget drops the cached state so the next call reads the store again.
-func (r *resolver) forget() {
-	r.mu.Lock()
-	clear(r.conns)
-	r.names = nil
-	r.mu.Unlock()
-}
