@@ -3,6 +3,11 @@
 // so that an application can mount Latchkey in its own mux with its own
 // database, and so that cmd/latchkey stays a thin command-line shell.
 //
+// STYLE.md names cmd the only composition root. Latchkey must also be
+// embeddable as a library, and an embedding application cannot import a
+// main package, so the wiring lives here and cmd/latchkey only adds what a
+// process needs (flags, the concrete database, the listener, signals).
+//
 // # What New does
 //
 // New builds the pieces in order and fails at start-up, never on a request:
@@ -38,5 +43,6 @@
 // It must not import a storage backend (storage/sqlstore): the caller brings
 // its Store, which is what lets an application embed Latchkey over its own
 // database. Only cmd/latchkey (and tests and examples) know sqlstore. Nothing
-// in Latchkey imports this package except cmd/latchkey.
+// in Latchkey imports this package except cmd/latchkey and the end-to-end
+// tests (e2e).
 package latchkey

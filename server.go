@@ -77,6 +77,10 @@ func New(ctx context.Context, cfg Config, store storage.Store, logger *slog.Logg
 		logger.WarnContext(ctx, "issuer is plain http on a non-local host; browsers will drop the secure session cookie", "issuer", cfg.Issuer)
 	}
 
+	if cfg.DemoEnabled() && !isLocalHTTP(cfg.Issuer) {
+		logger.WarnContext(ctx, "the demo relying party is mounted at /demo; set demo: false (LATCHKEY_DEMO=false) in production", "issuer", cfg.Issuer)
+	}
+
 	prov, err := provider.New(ctx, provider.Config{
 		Issuer:                cfg.Issuer,
 		Secret:                secret,

@@ -13,6 +13,10 @@
 // first, so they work on a fresh install. Results go to stdout, errors to
 // stderr with exit status 1, logs to stderr as JSON (log/slog).
 //
+// serve prints a banner with the issuer, the discovery URL and the demo
+// client's credentials to stdout, and logs the same facts as JSON to stderr
+// except the demo client's secret: logs are usually shipped elsewhere.
+//
 // This is one of Latchkey's two composition roots (package latchkey is the
 // other): the only place that picks a concrete storage backend
 // (storage/sqlstore). It may import every Latchkey package, cobra, and the

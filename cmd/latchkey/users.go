@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,6 +54,9 @@ func (a *app) usersCreateCmd() *cobra.Command {
 				return errors.New("create user: --email is required")
 			}
 			if !cmd.Flags().Changed("password") {
+				if isTerminal(a.stdin) {
+					fmt.Fprint(a.stderr, "Password (shown as you type): ")
+				}
 				line, err := bufio.NewReader(a.stdin).ReadString('\n')
 				if err != nil && line == "" {
 					return errors.New("create user: give --password or the password on stdin")
@@ -233,4 +238,14 @@ func formatTime(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format(time.RFC3339)
+}
+
+// isTerminal reports whether r is an interactive terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
