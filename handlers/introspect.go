@@ -29,14 +29,17 @@ type clientAuthenticator interface {
 func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	oauth2 := h.opts.Provider.OAuth2()
+	// refuse answers a failed client authentication as RFC 7662 section
+	// 2.3 asks: the token endpoint's invalid_client error (RFC 6749 section
+	// 5.2), not fosite's {"active": false}.
 	refuse := func(hint string, err error) {
-		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
-		e := fosite.ErrRequestUnauthorized.WithHint(hint)
+		e := fosite.ErrInvalidClient.WithHint(hint)
 		if err != nil {
 			e = e.WithWrap(err).WithDebug(err.Error())
 		}
 		h.logOAuthError(r, "introspection refused", e)
-		oauth2.WriteIntrospectionError(ctx, w, e)
+		w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
+		writeJSONError(w, http.StatusUnauthorized, "invalid_client", hint)
 	}
 	if auth := r.Header.Get("Authorization"); auth != "" && !strings.HasPrefix(strings.ToLower(auth), "basic ") {
 		refuse("The introspection endpoint requires client authentication; bearer tokens are not accepted.", nil)

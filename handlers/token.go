@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
+
+	"github.com/ory/fosite"
 )
 
 func (h *Handler) mountToken(mux *http.ServeMux) {
@@ -18,6 +21,11 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	ar, resp, err := h.opts.Provider.Token(ctx, r)
 	if err != nil {
 		h.logOAuthError(r, "token request refused", err)
+		if r.Header.Get("Authorization") != "" && errors.Is(err, fosite.ErrInvalidClient) {
+			// RFC 6749 section 5.2: a failed authentication through the
+			// Authorization header is answered with its scheme.
+			w.Header().Set("WWW-Authenticate", `Basic realm="latchkey"`)
+		}
 		oauth2.WriteAccessError(ctx, w, ar, err)
 		return
 	}

@@ -239,11 +239,13 @@ func (a *Adapter) GetClient(ctx context.Context, id string) (fosite.Client, erro
 func (a *Adapter) ClientAssertionJWTValid(context.Context, string) error { return nil }
 
 // SetClientAssertionJWT implements fosite.ClientManager: it records the JTI
-// until exp, refusing one already recorded (fosite.ErrJTIKnown).
+// until exp, refusing one already recorded. A replayed assertion is an
+// invalid client authentication, so the error is invalid_client (RFC 7523
+// section 3.2) at every endpoint that authenticates clients.
 func (a *Adapter) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
 	err := a.store.UseJTI(ctx, jti, exp)
 	if errors.Is(err, storage.ErrAlreadyExists) {
-		return fosite.ErrJTIKnown.WithHint("Claim 'jti' from 'client_assertion' MUST only be used once.").WithWrap(err)
+		return fosite.ErrInvalidClient.WithHint("The client assertion's jti was already used; it MUST only be used once.").WithWrap(fosite.ErrJTIKnown.WithWrap(err))
 	}
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())

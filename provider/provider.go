@@ -291,11 +291,6 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 // tokenError turns a lost race into invalid_grant and revokes the grant's
 // tokens, outside the transaction fosite rolled back.
 func (p *Provider) tokenError(ctx context.Context, ar fosite.AccessRequester, err error) error {
-	if errors.Is(err, fosite.ErrJTIKnown) {
-		// RFC 7523 section 3.2: an invalid client assertion (here a replayed
-		// one) is invalid_client, not fosite's own "jti_known".
-		return fosite.ErrInvalidClient.WithHint("The client assertion's jti was already used.").WithWrap(err)
-	}
 	if !isConflict(err) {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= http.StatusInternalServerError {
 			p.log.ErrorContext(ctx, "token endpoint failed", "error", rfc.Error(), "debug", rfc.Debug(), "cause", rfc.Cause())
