@@ -49,6 +49,7 @@ type VerificationError struct {
 	Err    error
 }
 
+// Error says what failed, with the library's details.
 func (e *VerificationError) Error() string {
 	if e.Err != nil && !strings.Contains(e.Reason, e.Err.Error()) {
 		return "passkey: verification failed: " + e.Reason + ": " + e.Err.Error()
@@ -56,6 +57,7 @@ func (e *VerificationError) Error() string {
 	return "passkey: verification failed: " + e.Reason
 }
 
+// Unwrap returns the underlying cause.
 func (e *VerificationError) Unwrap() error { return e.Err }
 
 // PolicyError reports a credential that verifies but breaks the connection's
@@ -67,6 +69,7 @@ type PolicyError struct {
 	Reason string
 }
 
+// Error names the rule and the reason.
 func (e *PolicyError) Error() string { return "passkey: policy " + e.Rule + ": " + e.Reason }
 
 // verificationError turns a go-webauthn error into a VerificationError whose

@@ -567,3 +567,78 @@ func editJSON(t testing.TB, resp []byte, fn func(m map[string]any)) []byte {
 }
 
 func responseField(m map[string]any) map[string]any { return m["response"].(map[string]any) }
+
+// A backup-eligible passkey that gets backed up later (BS 0 -> 1) logs in,
+// and the stored backup state follows.
+func TestBackupStateFollowsLogins(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		e := newEnv(t, s)
+		u := e.user()
+		a := passkeytest.New(origin)
+		a.BackupState = false
+		reg, _ := e.register(e.rp, u, a)
+		if reg.Passkey.BackedUp || !reg.Passkey.Synced {
+			t.Fatalf("registered %+v", reg.Passkey)
+		}
+		a.BackupState = true
+		lc := e.beginLogin(e.rp, &u)
+		resp, _ := a.Get(lc.PublicKey, passkeytest.Tamper{})
+		_, m, err := e.rp.FinishLogin(e.ctx, lc.ID, resp)
+		if err != nil || !m.BackupState || !m.BackupEligible {
+			t.Fatalf("login: %+v, %v", m, err)
+		}
+		list, _ := e.rp.List(e.ctx, u.ID)
+		if len(list) != 1 || !list[0].BackedUp || list[0].LastUsedAt.IsZero() {
+			t.Fatalf("after login: %+v", list)
+		}
+	})
+}
+
+func TestBeginErrors(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		e := newEnv(t, s)
+		u := e.user()
+		off := e.newRP(func(p *passkey.Policy) { p.Enabled = false })
+		blocked := e.user()
+		blocked, _ = s.UpdateUser(e.ctx, blocked.ID, func(u *storage.User) error { u.Blocked = true; return nil })
+		foreign := u
+		foreign.ConnectionID = "another-connection"
+		tests := []struct {
+			name     string
+			have     func() error
+			expected string
+		}{
+			{"disabled: registration", func() error { _, err := off.BeginRegistration(e.ctx, u, passkey.RegistrationOptions{}); return err }, passkey.ErrDisabled.Error()},
+			{"disabled: sign-up", func() error {
+				_, err := off.BeginSignup(e.ctx, connector.Profile{Email: "x@example.com"}, passkey.RegistrationOptions{})
+				return err
+			}, passkey.ErrDisabled.Error()},
+			{"disabled: login", func() error { _, err := off.BeginLogin(e.ctx, nil, passkey.LoginOptions{}); return err }, passkey.ErrDisabled.Error()},
+			{"disabled: finish", func() error { _, _, err := off.FinishLogin(e.ctx, "x", []byte("{}")); return err }, passkey.ErrDisabled.Error()},
+			{"email first without passkeys", func() error { _, err := e.rp.BeginLogin(e.ctx, &u, passkey.LoginOptions{}); return err }, passkey.ErrNoPasskeys.Error()},
+			{"blocked user registers", func() error {
+				_, err := e.rp.BeginRegistration(e.ctx, blocked, passkey.RegistrationOptions{})
+				return err
+			}, connector.ErrUserBlocked.Error()},
+			{"user of another connection", func() error {
+				_, err := e.rp.BeginRegistration(e.ctx, foreign, passkey.RegistrationOptions{})
+				return err
+			}, "not a user of this connection"},
+			{"bad hint", func() error {
+				_, err := e.rp.BeginRegistration(e.ctx, u, passkey.RegistrationOptions{Hint: "carrier-pigeon"})
+				return err
+			}, "hint"},
+			{"sign-up without email", func() error {
+				_, err := e.rp.BeginSignup(e.ctx, connector.Profile{Name: "No Mail"}, passkey.RegistrationOptions{})
+				return err
+			}, "email"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if err := tt.have(); err == nil || !strings.Contains(err.Error(), tt.expected) {
+					t.Fatalf("error = %v, want %q", err, tt.expected)
+				}
+			})
+		}
+	})
+}
