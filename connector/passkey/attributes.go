@@ -48,8 +48,9 @@ type Attributes struct {
 	// AttestationFormat is the attestation statement format (§8: none,
 	// packed, tpm, android-key, apple, fido-u2f...).
 	AttestationFormat string `json:"attestation_format"`
-	// AttestationType is the attestation type go-webauthn determined (§6.5.3:
-	// none, self, basic, attca, anonca).
+	// AttestationType is the attestation type go-webauthn determined, in the
+	// FIDO Metadata Service's terms (§6.5.3): none, basic_surrogate (self
+	// attestation), basic_full (basic), attca, anonca.
 	AttestationType string `json:"attestation_type"`
 	// AttestationVerified is true only when the attestation chained to a
 	// trusted root (FIDO Metadata Service). Latchkey configures no trust

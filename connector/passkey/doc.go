@@ -34,6 +34,18 @@
 //     Attributes), so that later logins are verified against the same flags
 //     and the attestation can be re-verified if trust anchors come later.
 //
+// Costs: a login ceremony is three write transactions (BeginLogin stores
+// the ceremony; FinishLogin consumes it, then updates the credential's
+// counter, backup state and last use and the user's last login in one
+// transaction) plus two or three reads, and one P-256 verification. A
+// registration is three writes as well (the last creates the credential,
+// and for a sign-up the user, in one transaction).
+//
+// Attestation: with "direct" attestation the statement is verified (packed,
+// tpm, apple...), but no trust anchors (FIDO MDS) are configured yet, so
+// Attributes.AttestationVerified and connector.Method.AttestationVerified
+// stay false; the raw attestation is kept for a later re-verification.
+//
 // Imports: the standard library, storage, connector, go-webauthn and
 // github.com/google/uuid. Never net/http handlers, templates or provider.
 // The sub-package passkeytest is a software authenticator for tests and

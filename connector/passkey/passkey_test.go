@@ -642,3 +642,35 @@ func TestBeginErrors(t *testing.T) {
 		}
 	})
 }
+
+// attestation "direct" asks for an attestation statement; a packed self
+// attestation verifies, is stored as such, and is not a trusted chain.
+func TestPackedSelfAttestation(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		e := newEnv(t, s)
+		rp := e.newRP(func(p *passkey.Policy) { p.Attestation = passkey.AttestationDirect })
+		u := e.user()
+		c := e.beginReg(rp, u)
+		if !strings.Contains(string(c.PublicKey), `"attestation":"direct"`) {
+			t.Fatalf("options: %s", c.PublicKey)
+		}
+		a := deviceBound(passkeytest.New(origin))
+		a.Attestation = "packed"
+		a.AAGUID, _ = passkeytest.ParseAAGUID("ee882879-721c-4913-9775-3dfcce97072a")
+		resp, _, err := a.Create(c.PublicKey, passkeytest.Tamper{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := rp.FinishRegistration(e.ctx, c.ID, resp)
+		if err != nil {
+			t.Fatalf("FinishRegistration: %v", err)
+		}
+		attrs, _ := passkey.ParseAttributes(reg.Credential.Attributes)
+		if attrs.AttestationFormat != "packed" || attrs.AttestationType != "basic_surrogate" || attrs.AttestationVerified || reg.Method.AttestationVerified {
+			t.Fatalf("attestation: %+v", attrs)
+		}
+		if reg.Passkey.Name != "YubiKey 5 Series" || reg.Passkey.Synced || !reg.Method.CrossDevice {
+			t.Fatalf("passkey %+v, method %+v", reg.Passkey, reg.Method)
+		}
+	})
+}
