@@ -317,7 +317,9 @@ func testAuthorizationErrorsIss(t *testing.T, e *env) {
 	tests := []struct {
 		name, param, value, want string
 	}{
-		{"invalid scope", "scope", "openid bogus-scope", "invalid_scope"},
+		// A scope another client may use but this one may not (scopes
+		// nobody knows are ignored instead: see unknown_scopes_ignored).
+		{"invalid scope", "scope", "openid " + machineScope, "invalid_scope"},
 		{"implicit flow", "response_type", "token", "unsupported_response_type"},
 		{"hybrid flow", "response_type", "code id_token", "unsupported_response_type"},
 		{"bad prompt", "prompt", "sideways", "invalid_request"},

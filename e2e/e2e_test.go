@@ -59,6 +59,8 @@ var cases = []testCase{
 	{"pkce", testPKCE},
 	{"unknown_parameters_ignored", testUnknownParameters},
 	{"claims_parameter", testClaimsParameter},
+	{"acr_password", testACRPassword},
+	{"unknown_scopes_ignored", testUnknownScopesIgnored},
 	{"refresh_rotation_and_reuse", testRefreshRotationAndReuse},
 	{"userinfo", testUserinfo},
 	{"revocation", testRevocation},

@@ -27,12 +27,45 @@ func (h *Handler) mountAuthorize(mux *http.ServeMux) {
 // Connect Core section 3.1.2), for GET and form POST.
 func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	h.dropUnknownScopes(r)
 	ar, err := h.opts.Provider.OAuth2().NewAuthorizeRequest(ctx, r)
 	if err != nil {
 		h.authorizeError(w, r, ar, err)
 		return
 	}
 	h.continueAuthorize(w, r, ar, nil)
+}
+
+// dropUnknownScopes removes from the request's scope parameter the values
+// that neither the provider nor any client knows: OpenID Connect Core
+// section 3.1.2.1 says scope values that are not understood SHOULD be
+// ignored (a relying party asking for "openid address" still logs in).
+// Scopes the provider knows but the client may not use still fail with
+// invalid_scope in fosite. A form that does not parse is left to fosite,
+// which reports it.
+func (h *Handler) dropUnknownScopes(r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		return
+	}
+	requested := strings.Fields(r.Form.Get("scope"))
+	if len(requested) == 0 {
+		return
+	}
+	supported := h.opts.Provider.ScopesSupported()
+	kept := make([]string, 0, len(requested))
+	ok := h.withClientIndex(r.Context(), func(idx *clientIndex) {
+		for _, s := range requested {
+			if slices.Contains(supported, s) || idx.scopes[s] {
+				kept = append(kept, s)
+			}
+		}
+	})
+	if !ok {
+		return
+	}
+	if len(kept) != len(requested) {
+		r.Form.Set("scope", strings.Join(kept, " "))
+	}
 }
 
 // resume finishes a pending authorization request once the person logged in
@@ -125,7 +158,9 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 		}
 	}
 	authTime := sess.AuthTime.Truncate(time.Second)
-	freshLogin := loggedIn && !authTime.Before(requestedAt)
+	// Only a login that happened while this request was pending is fresh:
+	// a request received in the same second as an earlier login is not.
+	freshLogin := loggedIn && pending != nil && !authTime.Before(requestedAt)
 	needLogin := !loggedIn
 	if loggedIn && !freshLogin {
 		if slices.Contains(prompts, "login") || slices.Contains(prompts, "create") {

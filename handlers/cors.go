@@ -9,44 +9,63 @@ import (
 	"time"
 )
 
-// originsTTL bounds how stale the cached set of registered web origins may
-// be on a replica after a client changes.
-const originsTTL = 10 * time.Second
+// clientIndexTTL bounds how stale the cached view of all clients (their web
+// origins and scopes) may be on a replica after a client changes.
+const clientIndexTTL = 10 * time.Second
 
-// originIndex caches which client registered which web origin.
-type originIndex struct {
+// clientIndex caches what the handlers need to know about all clients at
+// once: which client registered which web origin (CORS) and which scopes
+// some client may use (to tell unknown scopes from forbidden ones).
+type clientIndex struct {
 	mu      sync.Mutex
 	loaded  time.Time
-	clients map[string][]string // client ID -> web origins
+	origins map[string][]string // client ID -> web origins
 	any     map[string]bool     // origin -> registered by some client
+	scopes  map[string]bool     // scope -> allowed to some client
 }
 
-// lookup reports whether origin is registered: by clientID when it is not
-// empty, by any client otherwise.
-func (h *Handler) originAllowed(ctx context.Context, origin, clientID string) bool {
-	idx := &h.origins
+// withClientIndex runs fn on a fresh enough index; it reports false when the
+// clients cannot be listed.
+func (h *Handler) withClientIndex(ctx context.Context, fn func(*clientIndex)) bool {
+	idx := &h.clientIdx
 	idx.mu.Lock()
 	defer idx.mu.Unlock()
-	if time.Since(idx.loaded) > originsTTL {
+	if time.Since(idx.loaded) > clientIndexTTL {
 		clients, err := h.opts.Store.ListClients(ctx)
 		if err != nil {
-			h.log.WarnContext(ctx, "list clients for CORS", "error", err)
+			h.log.WarnContext(ctx, "list clients", "error", err)
 			return false
 		}
-		idx.clients = make(map[string][]string, len(clients))
+		idx.origins = make(map[string][]string, len(clients))
 		idx.any = make(map[string]bool)
+		idx.scopes = make(map[string]bool)
 		for _, c := range clients {
-			idx.clients[c.ID] = c.WebOrigins
+			idx.origins[c.ID] = c.WebOrigins
 			for _, o := range c.WebOrigins {
 				idx.any[o] = true
+			}
+			for _, s := range c.Scopes {
+				idx.scopes[s] = true
 			}
 		}
 		idx.loaded = time.Now()
 	}
-	if clientID != "" {
-		return slices.Contains(idx.clients[clientID], origin)
-	}
-	return idx.any[origin]
+	fn(idx)
+	return true
+}
+
+// originAllowed reports whether origin is registered: by clientID when it is
+// not empty, by any client otherwise.
+func (h *Handler) originAllowed(ctx context.Context, origin, clientID string) bool {
+	allowed := false
+	h.withClientIndex(ctx, func(idx *clientIndex) {
+		if clientID != "" {
+			allowed = slices.Contains(idx.origins[clientID], origin)
+		} else {
+			allowed = idx.any[origin]
+		}
+	})
+	return allowed
 }
 
 // cors adds CORS headers for registered web origins and answers preflight

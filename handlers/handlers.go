@@ -51,12 +51,12 @@ type DemoOptions struct {
 
 // Handler serves every Latchkey endpoint. Create it with New.
 type Handler struct {
-	opts     Options
-	issuer   *url.URL
-	log      *slog.Logger
-	mux      *http.ServeMux
-	sessions *sessionManager
-	origins  originIndex
+	opts      Options
+	issuer    *url.URL
+	log       *slog.Logger
+	mux       *http.ServeMux
+	sessions  *sessionManager
+	clientIdx clientIndex
 }
 
 // New checks the options and mounts every flow's routes.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,6 +251,9 @@ func (p *Provider) InvalidateClient(id string) { p.clients.invalidate(id) }
 func (p *Provider) Client(ctx context.Context, id string) (*Client, error) {
 	return p.clients.get(ctx, id)
 }
+
+// ScopesSupported returns the scopes advertised in discovery.
+func (p *Provider) ScopesSupported() []string { return slices.Clone(p.cfg.ScopesSupported) }
 
 // Token runs the token endpoint: fosite's NewAccessRequest with an empty
 // session, then NewAccessResponse. The caller writes the result with
