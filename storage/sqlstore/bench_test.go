@@ -106,3 +106,54 @@ func BenchmarkClientCredentials(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRotateLongFamily is the write half of a refresh late in a long
+// refresh-token chain: the family already has 2,000 inactive tokens, and
+// each rotation deactivates the presented refresh token and the family's
+// access tokens, then stores a new pair, in one transaction. Its cost must
+// not grow with the chain (the partial index of active tokens).
+func BenchmarkRotateLongFamily(b *testing.B) {
+	const history = 1000
+	for _, backend := range sqltest.Backends(b) {
+		b.Run(backend, func(b *testing.B) {
+			s := sqltest.Open(b, backend)
+			ctx := context.Background()
+			pair := func(ctx context.Context, i int, active bool) error {
+				for _, kind := range []storage.TokenKind{storage.TokenAccess, storage.TokenRefresh} {
+					t := benchToken(fmt.Sprintf("%s-%d", kind, i))
+					t.Kind, t.RequestID, t.Active = kind, "family", active
+					if err := s.CreateToken(ctx, t); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			for i := range history {
+				if err := pair(ctx, i, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := pair(ctx, history, true); err != nil {
+				b.Fatal(err)
+			}
+			i := history
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				err := s.InTx(ctx, func(ctx context.Context) error {
+					if err := s.DeactivateToken(ctx, storage.TokenRefresh, fmt.Sprintf("%s-%d", storage.TokenRefresh, i)); err != nil {
+						return err
+					}
+					if n, err := s.DeactivateTokensByRequestID(ctx, storage.TokenAccess, "family"); err != nil || n != 1 {
+						return fmt.Errorf("deactivated %d access tokens: %w", n, err)
+					}
+					i++
+					return pair(ctx, i, true)
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -103,8 +103,11 @@ func (s *Store) DeactivateTokensByRequestID(ctx context.Context, kind storage.To
 		return 0, wrap("deactivate tokens by request ID", err)
 	}
 	defer release()
+	// "active" is written literally, not as a parameter, so that the
+	// planner can use the partial index oauth_tokens_active_request with
+	// a prepared (generic) plan.
 	res := s.db(ctx).Model(&tokenRow{}).
-		Where("request_id = ? AND kind = ? AND active = ?", requestID, string(kind), true).
+		Where("request_id = ? AND kind = ? AND active", requestID, string(kind)).
 		Update("active", false)
 	if res.Error != nil {
 		return 0, wrap("deactivate tokens by request ID", res.Error)
