@@ -34,12 +34,14 @@ type Store interface {
 	SigningKeyStore
 	TokenStore
 	ChallengeStore
+	LoginFailureStore
 
 	// Ping reports whether the backing database is reachable.
 	Ping(ctx context.Context) error
 	// DeleteExpired removes records whose lifetime ended before now: OAuth
-	// tokens, pending authorization requests, browser sessions, challenges and
-	// used JWT IDs. It returns how many rows it removed.
+	// tokens, pending authorization requests, browser sessions, challenges,
+	// used JWT IDs and login-failure counters. It returns how many rows it
+	// removed.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	// Close releases the database handle.
 	Close() error
@@ -395,6 +397,10 @@ type TokenStore interface {
 	DeactivateTokensByRequestID(ctx context.Context, kind TokenKind, requestID string) (int64, error)
 	// DeleteTokensByRequestID deletes every token of the kind in the family.
 	DeleteTokensByRequestID(ctx context.Context, kind TokenKind, requestID string) (int64, error)
+	// DeactivateTokensBySubject marks every active token of the kind issued
+	// to subject (a user ID) inactive and returns how many changed. It
+	// revokes a user's grants, for example after a password reset.
+	DeactivateTokensBySubject(ctx context.Context, kind TokenKind, subject string) (int64, error)
 	// UseJTI records a JWT ID until expiresAt; a JTI already recorded and not
 	// expired gives ErrAlreadyExists (replayed client assertion).
 	UseJTI(ctx context.Context, jti string, expiresAt time.Time) error
@@ -418,4 +424,73 @@ type ChallengeStore interface {
 	// Of concurrent consumers exactly one gets it; the others, and anyone
 	// asking for an expired or unknown challenge, get ErrNotFound.
 	ConsumeChallenge(ctx context.Context, kind, id string) (Challenge, error)
+	// GetChallenge returns the unexpired challenge of that kind without
+	// consuming it (a page checking a link before showing its form), or
+	// ErrNotFound.
+	GetChallenge(ctx context.Context, kind, id string) (Challenge, error)
+	// DeleteUserChallenges deletes every challenge of the kind held for the
+	// user and returns how many it removed: issuing a new email link
+	// invalidates the older ones.
+	DeleteUserChallenges(ctx context.Context, kind, userID string) (int64, error)
+}
+
+// AnyIP is the LoginFailure.IP of an identifier's account-wide counter,
+// which counts failures from every address (account lockout).
+const AnyIP = "*"
+
+// LoginFailure counts failed logins for one identifier of a connection from
+// one IP address, for brute-force protection. IP AnyIP is the account-wide
+// counter.
+type LoginFailure struct {
+	ConnectionID string
+	// Identifier is the normalised email or username as typed, whether or
+	// not an account has it.
+	Identifier string
+	IP         string
+	Count      int
+	FirstAt    time.Time
+	LastAt     time.Time
+	// BlockedAt is when Count reached the threshold; zero while not blocked.
+	BlockedAt time.Time
+	// ExpiresAt is when the counter is forgotten (zero: never).
+	ExpiresAt time.Time
+}
+
+// FailedLogin is one failed login to record with RecordLoginFailure.
+type FailedLogin struct {
+	ConnectionID string
+	Identifier   string
+	IP           string
+	At           time.Time
+	// Threshold is the count that blocks (0: never).
+	Threshold int
+	// ExpiresAt forgets the counter, and its block, after this time (zero:
+	// kept until reset). Every failure sets it anew.
+	ExpiresAt time.Time
+}
+
+// Blocked reports whether the counter has reached its threshold.
+func (f LoginFailure) Blocked() bool { return !f.BlockedAt.IsZero() }
+
+// LoginFailureStore persists brute-force counters. They live in the database
+// so that a block holds on every replica.
+type LoginFailureStore interface {
+	// RecordLoginFailure adds one failure to the counter of f's
+	// (ConnectionID, Identifier, IP), creating it with count 1, and returns
+	// the counter after the increment. Concurrent calls never lose a count.
+	// When the count reaches f.Threshold (> 0) BlockedAt is set to f.At,
+	// once. A counter whose ExpiresAt has passed starts again from 1.
+	RecordLoginFailure(ctx context.Context, f FailedLogin) (LoginFailure, error)
+	// GetLoginFailure returns the unexpired counter of (connectionID,
+	// identifier, ip), or ErrNotFound when there were no failures since the
+	// last reset.
+	GetLoginFailure(ctx context.Context, connectionID, identifier, ip string) (LoginFailure, error)
+	// ListLoginFailures returns the identifier's unexpired counters, ordered
+	// by IP (the admin's view of a block).
+	ListLoginFailures(ctx context.Context, connectionID, identifier string) ([]LoginFailure, error)
+	// ResetLoginFailures deletes the identifier's counter for ip (AnyIP: the
+	// account-wide one), or every counter of the identifier when ip is "",
+	// and returns how many it removed. Resetting what does not exist
+	// is not an error.
+	ResetLoginFailures(ctx context.Context, connectionID, identifier, ip string) (int64, error)
 }

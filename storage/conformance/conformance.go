@@ -50,6 +50,11 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"NestedTransactions", testNestedTransactions},
 		{"UpdateClosureErrors", testUpdateClosureErrors},
 		{"DeleteExpired", testDeleteExpired},
+		{"DeactivateTokensBySubject", testDeactivateTokensBySubject},
+		{"ChallengesByUser", testChallengesByUser},
+		{"LoginFailures", testLoginFailures},
+		{"LoginFailuresConcurrent", testLoginFailuresConcurrent},
+		{"LoginFailuresExpiry", testLoginFailuresExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1125,4 +1130,235 @@ func testDeleteExpired(t *testing.T, s storage.Store) {
 	if n := must[int64](t, "DeleteExpired future")(s.DeleteExpired(ctx, time.Now().Add(2*time.Hour))); n != 6 {
 		t.Errorf("DeleteExpired two hours ahead removed %d rows, want 6", n)
 	}
+}
+
+func testDeactivateTokensBySubject(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for i, tok := range []storage.OAuthToken{
+		{Kind: storage.TokenRefresh, Signature: "r1", Subject: "alice", Active: true},
+		{Kind: storage.TokenRefresh, Signature: "r2", Subject: "alice", Active: true},
+		{Kind: storage.TokenRefresh, Signature: "r3", Subject: "alice", Active: false},
+		{Kind: storage.TokenAccess, Signature: "a1", Subject: "alice", Active: true},
+		{Kind: storage.TokenRefresh, Signature: "r4", Subject: "bob", Active: true},
+	} {
+		wantErr(t, fmt.Sprintf("CreateToken %d", i), s.CreateToken(ctx, tok), nil)
+	}
+	if n := must[int64](t, "DeactivateTokensBySubject")(s.DeactivateTokensBySubject(ctx, storage.TokenRefresh, "alice")); n != 2 {
+		t.Errorf("DeactivateTokensBySubject = %d, want 2 (one was already inactive)", n)
+	}
+	for _, c := range []struct {
+		kind   storage.TokenKind
+		sig    string
+		active bool
+	}{
+		{storage.TokenRefresh, "r1", false},
+		{storage.TokenRefresh, "r2", false},
+		{storage.TokenAccess, "a1", true},
+		{storage.TokenRefresh, "r4", true},
+	} {
+		got := must[storage.OAuthToken](t, "GetToken "+c.sig)(s.GetToken(ctx, c.kind, c.sig))
+		if got.Active != c.active {
+			t.Errorf("token %s active = %v, want %v", c.sig, got.Active, c.active)
+		}
+	}
+	if n := must[int64](t, "DeactivateTokensBySubject again")(s.DeactivateTokensBySubject(ctx, storage.TokenRefresh, "alice")); n != 0 {
+		t.Errorf("second DeactivateTokensBySubject = %d, want 0", n)
+	}
+	if n := must[int64](t, "DeactivateTokensBySubject unknown")(s.DeactivateTokensBySubject(ctx, storage.TokenRefresh, "nobody")); n != 0 {
+		t.Errorf("DeactivateTokensBySubject unknown subject = %d, want 0", n)
+	}
+}
+
+func testChallengesByUser(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for _, c := range []storage.Challenge{
+		{ID: "a1", Kind: "email.reset", UserID: "alice", ExpiresAt: live()},
+		{ID: "a2", Kind: "email.reset", UserID: "alice", ExpiresAt: live()},
+		{ID: "a3", Kind: "email.verify", UserID: "alice", ExpiresAt: live()},
+		{ID: "b1", Kind: "email.reset", UserID: "bob", ExpiresAt: live()},
+		{ID: "old", Kind: "email.reset", UserID: "bob", ExpiresAt: past()},
+	} {
+		must[storage.Challenge](t, "CreateChallenge "+c.ID)(s.CreateChallenge(ctx, c))
+	}
+	got := must[storage.Challenge](t, "GetChallenge")(s.GetChallenge(ctx, "email.reset", "a1"))
+	if got.UserID != "alice" {
+		t.Errorf("GetChallenge = %+v", got)
+	}
+	// Getting does not consume.
+	must[storage.Challenge](t, "GetChallenge again")(s.GetChallenge(ctx, "email.reset", "a1"))
+	_, err := s.GetChallenge(ctx, "email.verify", "a1")
+	wantErr(t, "GetChallenge other kind", err, storage.ErrNotFound)
+	_, err = s.GetChallenge(ctx, "email.reset", "old")
+	wantErr(t, "GetChallenge expired", err, storage.ErrNotFound)
+	_, err = s.GetChallenge(ctx, "email.reset", "nope")
+	wantErr(t, "GetChallenge unknown", err, storage.ErrNotFound)
+
+	if n := must[int64](t, "DeleteUserChallenges")(s.DeleteUserChallenges(ctx, "email.reset", "alice")); n != 2 {
+		t.Errorf("DeleteUserChallenges = %d, want 2", n)
+	}
+	_, err = s.ConsumeChallenge(ctx, "email.reset", "a2")
+	wantErr(t, "ConsumeChallenge deleted", err, storage.ErrNotFound)
+	must[storage.Challenge](t, "other kind kept")(s.ConsumeChallenge(ctx, "email.verify", "a3"))
+	must[storage.Challenge](t, "other user kept")(s.ConsumeChallenge(ctx, "email.reset", "b1"))
+	if n := must[int64](t, "DeleteUserChallenges none")(s.DeleteUserChallenges(ctx, "email.reset", "alice")); n != 0 {
+		t.Errorf("DeleteUserChallenges with none left = %d, want 0", n)
+	}
+}
+
+func testLoginFailures(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	_, err := s.GetLoginFailure(ctx, "c1", "ada@example.com", "192.0.2.1")
+	wantErr(t, "GetLoginFailure none", err, storage.ErrNotFound)
+
+	at := base()
+	record := func(ip string, i int) storage.LoginFailure {
+		t.Helper()
+		return must[storage.LoginFailure](t, "RecordLoginFailure")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+			ConnectionID: "c1", Identifier: "ada@example.com", IP: ip, At: at.Add(time.Duration(i) * time.Second), Threshold: 3,
+		}))
+	}
+	f := record("192.0.2.1", 0)
+	same(t, "first failure", f, storage.LoginFailure{
+		ConnectionID: "c1", Identifier: "ada@example.com", IP: "192.0.2.1", Count: 1, FirstAt: at, LastAt: at,
+	})
+	if f.Blocked() {
+		t.Error("blocked after one failure with threshold 3")
+	}
+	record("192.0.2.1", 1)
+	f = record("192.0.2.1", 2)
+	if f.Count != 3 || !f.BlockedAt.Equal(at.Add(2*time.Second)) || !f.FirstAt.Equal(at) {
+		t.Errorf("third failure = %+v; want count 3, blocked at the third", f)
+	}
+	f = record("192.0.2.1", 3)
+	if f.Count != 4 || !f.BlockedAt.Equal(at.Add(2*time.Second)) || !f.LastAt.Equal(at.Add(3*time.Second)) {
+		t.Errorf("fourth failure = %+v; want count 4, BlockedAt kept", f)
+	}
+	same(t, "GetLoginFailure", must[storage.LoginFailure](t, "GetLoginFailure")(s.GetLoginFailure(ctx, "c1", "ada@example.com", "192.0.2.1")), f)
+
+	// Other IPs, identifiers and connections count apart.
+	if g := record("198.51.100.7", 0); g.Count != 1 || g.Blocked() {
+		t.Errorf("other IP = %+v", g)
+	}
+	record(storage.AnyIP, 0)
+	o := must[storage.LoginFailure](t, "RecordLoginFailure other connection")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+		ConnectionID: "c2", Identifier: "ada@example.com", IP: "192.0.2.1", At: at, Threshold: 1,
+	}))
+	if o.Count != 1 || !o.BlockedAt.Equal(at) {
+		t.Errorf("threshold 1 = %+v; want blocked at the first failure", o)
+	}
+	n := must[storage.LoginFailure](t, "RecordLoginFailure no threshold")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+		ConnectionID: "c1", Identifier: "bob", IP: "192.0.2.1", At: at,
+	}))
+	if n.Blocked() {
+		t.Errorf("threshold 0 blocked: %+v", n)
+	}
+	_, err = s.RecordLoginFailure(ctx, storage.FailedLogin{ConnectionID: "c1", Identifier: "", IP: "192.0.2.1"})
+	if err == nil {
+		t.Error("RecordLoginFailure without identifier succeeded")
+	}
+
+	list := must[[]storage.LoginFailure](t, "ListLoginFailures")(s.ListLoginFailures(ctx, "c1", "ada@example.com"))
+	var ips []string
+	for _, l := range list {
+		ips = append(ips, l.IP)
+	}
+	if want := []string{storage.AnyIP, "192.0.2.1", "198.51.100.7"}; !reflect.DeepEqual(ips, want) {
+		t.Errorf("ListLoginFailures IPs = %v, want %v", ips, want)
+	}
+
+	if n := must[int64](t, "ResetLoginFailures one IP")(s.ResetLoginFailures(ctx, "c1", "ada@example.com", "192.0.2.1")); n != 1 {
+		t.Errorf("ResetLoginFailures one IP = %d, want 1", n)
+	}
+	_, err = s.GetLoginFailure(ctx, "c1", "ada@example.com", "192.0.2.1")
+	wantErr(t, "GetLoginFailure after reset", err, storage.ErrNotFound)
+	if f := record("192.0.2.1", 10); f.Count != 1 || f.Blocked() {
+		t.Errorf("failure after reset = %+v; want a fresh counter", f)
+	}
+	if n := must[int64](t, "ResetLoginFailures all")(s.ResetLoginFailures(ctx, "c1", "ada@example.com", "")); n != 3 {
+		t.Errorf("ResetLoginFailures all = %d, want 3", n)
+	}
+	if n := must[int64](t, "ResetLoginFailures nothing")(s.ResetLoginFailures(ctx, "c1", "ada@example.com", "")); n != 0 {
+		t.Errorf("ResetLoginFailures with nothing left = %d, want 0", n)
+	}
+	must[storage.LoginFailure](t, "other connection kept")(s.GetLoginFailure(ctx, "c2", "ada@example.com", "192.0.2.1"))
+}
+
+// testLoginFailuresConcurrent checks that concurrent failures (replicas,
+// parallel requests) never lose a count and block exactly once.
+func testLoginFailuresConcurrent(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	at := time.Now().UTC().Truncate(time.Second)
+	var mu sync.Mutex
+	blockedAt := map[time.Time]int{}
+	var counts []int
+	errs := race(func() error {
+		f, err := s.RecordLoginFailure(ctx, storage.FailedLogin{
+			ConnectionID: "c1", Identifier: "ada@example.com", IP: "192.0.2.1", At: at, Threshold: 10,
+		})
+		if err == nil {
+			mu.Lock()
+			counts = append(counts, f.Count)
+			if f.Blocked() {
+				blockedAt[f.BlockedAt]++
+			}
+			mu.Unlock()
+		}
+		return err
+	})
+	for _, err := range errs {
+		wantErr(t, "concurrent RecordLoginFailure", err, nil)
+	}
+	f := must[storage.LoginFailure](t, "GetLoginFailure")(s.GetLoginFailure(ctx, "c1", "ada@example.com", "192.0.2.1"))
+	if f.Count != concurrency || !f.Blocked() {
+		t.Errorf("after %d concurrent failures: %+v", concurrency, f)
+	}
+	seen := map[int]bool{}
+	for _, c := range counts {
+		if seen[c] {
+			t.Errorf("two failures both saw count %d", c)
+		}
+		seen[c] = true
+	}
+	if len(blockedAt) != 1 {
+		t.Errorf("BlockedAt values seen = %v, want one", blockedAt)
+	}
+}
+
+func testLoginFailuresExpiry(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	rec := func(at, exp time.Time) storage.LoginFailure {
+		t.Helper()
+		return must[storage.LoginFailure](t, "RecordLoginFailure")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+			ConnectionID: "c1", Identifier: "ada", IP: "192.0.2.1", At: at, Threshold: 2, ExpiresAt: exp,
+		}))
+	}
+	// Two failures an hour and a half ago, forgotten an hour after the last.
+	rec(now.Add(-91*time.Minute), now.Add(-31*time.Minute))
+	f := rec(now.Add(-90*time.Minute), now.Add(-30*time.Minute))
+	if !f.Blocked() || !f.ExpiresAt.Equal(now.Add(-30*time.Minute)) {
+		t.Fatalf("second failure = %+v; want blocked, expiry moved", f)
+	}
+	_, err := s.GetLoginFailure(ctx, "c1", "ada", "192.0.2.1")
+	wantErr(t, "GetLoginFailure expired", err, storage.ErrNotFound)
+	if l := must[[]storage.LoginFailure](t, "ListLoginFailures")(s.ListLoginFailures(ctx, "c1", "ada")); len(l) != 0 {
+		t.Errorf("ListLoginFailures returned expired counters: %+v", l)
+	}
+	// A failure after the expiry starts again.
+	f = rec(now, now.Add(time.Hour))
+	if f.Count != 1 || f.Blocked() || !f.FirstAt.Equal(now) {
+		t.Errorf("failure after expiry = %+v; want a fresh counter", f)
+	}
+	// DeleteExpired sweeps expired counters and keeps the others.
+	must[storage.LoginFailure](t, "RecordLoginFailure other")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+		ConnectionID: "c1", Identifier: "bob", IP: "192.0.2.1", At: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour),
+	}))
+	must[storage.LoginFailure](t, "RecordLoginFailure no expiry")(s.RecordLoginFailure(ctx, storage.FailedLogin{
+		ConnectionID: "c1", Identifier: "cy", IP: "192.0.2.1", At: now,
+	}))
+	if n := must[int64](t, "DeleteExpired")(s.DeleteExpired(ctx, now)); n != 1 {
+		t.Errorf("DeleteExpired removed %d, want 1 (bob's counter)", n)
+	}
+	must[storage.LoginFailure](t, "unexpired kept")(s.GetLoginFailure(ctx, "c1", "ada", "192.0.2.1"))
+	must[storage.LoginFailure](t, "never-expiring kept")(s.GetLoginFailure(ctx, "c1", "cy", "192.0.2.1"))
 }

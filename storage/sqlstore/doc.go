@@ -14,7 +14,8 @@
 // it through Store.db.
 //
 // Concurrency guarantees rest on the database: DeactivateToken is a
-// conditional UPDATE, ConsumeChallenge a DELETE ... RETURNING, Update*
+// conditional UPDATE, ConsumeChallenge a DELETE ... RETURNING,
+// RecordLoginFailure an INSERT ... ON CONFLICT DO UPDATE ... RETURNING, Update*
 // closures read with SELECT ... FOR UPDATE on PostgreSQL. On SQLite every
 // transaction is BEGIN IMMEDIATE (_txlock=immediate) with a busy timeout, so
 // writers queue instead of deadlocking. Driver errors are mapped to

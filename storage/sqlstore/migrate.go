@@ -187,6 +187,26 @@ func migrations() []migration {
 		{version: 2, name: "index of active tokens by family", stmts: []string{
 			`CREATE INDEX oauth_tokens_active_request ON oauth_tokens (request_id, kind) WHERE active`,
 		}},
+		{version: 3, name: "account lifecycle", stmts: []string{
+			// Brute-force counters: one row per (connection, identifier, IP),
+			// ip '*' being the account-wide counter. Upserted atomically.
+			`CREATE TABLE login_failures (
+			connection_id text NOT NULL,
+			identifier    text NOT NULL,
+			ip            text NOT NULL,
+			failures      bigint NOT NULL DEFAULT 0,
+			first_at      {ts} NOT NULL,
+			last_at       {ts} NOT NULL,
+			blocked_at    {ts},
+			expires_at    {ts},
+			PRIMARY KEY (connection_id, identifier, ip)
+		)`,
+			`CREATE INDEX login_failures_expires_at ON login_failures (expires_at)`,
+			// Revoking a user's tokens (password reset) and invalidating a
+			// user's older email links.
+			`CREATE INDEX oauth_tokens_subject ON oauth_tokens (subject, kind)`,
+			`CREATE INDEX challenges_user_kind ON challenges (user_id, kind)`,
+		}},
 	}
 }
 

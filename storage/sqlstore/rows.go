@@ -336,6 +336,27 @@ func (r challengeRow) toChallenge() storage.Challenge {
 	}
 }
 
+type loginFailureRow struct {
+	ConnectionID string     `gorm:"column:connection_id;primaryKey"`
+	Identifier   string     `gorm:"column:identifier;primaryKey"`
+	IP           string     `gorm:"column:ip;primaryKey"`
+	Failures     int64      `gorm:"column:failures"`
+	FirstAt      time.Time  `gorm:"column:first_at"`
+	LastAt       time.Time  `gorm:"column:last_at"`
+	BlockedAt    *time.Time `gorm:"column:blocked_at"`
+	ExpiresAt    *time.Time `gorm:"column:expires_at"`
+}
+
+func (loginFailureRow) TableName() string { return "login_failures" }
+
+func (r loginFailureRow) toLoginFailure() storage.LoginFailure {
+	return storage.LoginFailure{
+		ConnectionID: r.ConnectionID, Identifier: r.Identifier, IP: r.IP, Count: int(r.Failures),
+		FirstAt: r.FirstAt.UTC(), LastAt: r.LastAt.UTC(),
+		BlockedAt: fromNullTime(r.BlockedAt), ExpiresAt: fromNullTime(r.ExpiresAt),
+	}
+}
+
 // normalizeEmail is the stored form of an email address.
 func normalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
 

@@ -130,6 +130,26 @@ func (s *Store) DeleteTokensByRequestID(ctx context.Context, kind storage.TokenK
 	return res.RowsAffected, nil
 }
 
+// DeactivateTokensBySubject marks the subject's active tokens of the kind
+// inactive and returns how many changed.
+func (s *Store) DeactivateTokensBySubject(ctx context.Context, kind storage.TokenKind, subject string) (int64, error) {
+	if subject == "" {
+		return 0, errors.New("deactivate tokens by subject: empty subject")
+	}
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("deactivate tokens by subject", err)
+	}
+	defer release()
+	res := s.db(ctx).Model(&tokenRow{}).
+		Where("subject = ? AND kind = ? AND active = ?", subject, string(kind), true).
+		Update("active", false)
+	if res.Error != nil {
+		return 0, wrap("deactivate tokens by subject", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
 // UseJTI records a JWT ID until expiresAt in one statement: an unexpired
 // record gives ErrAlreadyExists, an expired one is reused.
 func (s *Store) UseJTI(ctx context.Context, jti string, expiresAt time.Time) error {
@@ -200,6 +220,32 @@ func (s *Store) ConsumeChallenge(ctx context.Context, kind, id string) (storage.
 		return storage.Challenge{}, fmt.Errorf("consume challenge: %w", storage.ErrNotFound)
 	}
 	return rows[0].toChallenge(), nil
+}
+
+// GetChallenge returns the unexpired challenge without consuming it.
+func (s *Store) GetChallenge(ctx context.Context, kind, id string) (storage.Challenge, error) {
+	var r challengeRow
+	if err := s.db(ctx).Where("id = ? AND kind = ?", id, kind).Where(unexpired, s.now()).Take(&r).Error; err != nil {
+		return storage.Challenge{}, wrap("get challenge", err)
+	}
+	return r.toChallenge(), nil
+}
+
+// DeleteUserChallenges deletes the user's challenges of the kind.
+func (s *Store) DeleteUserChallenges(ctx context.Context, kind, userID string) (int64, error) {
+	if userID == "" {
+		return 0, errors.New("delete user challenges: empty user ID")
+	}
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return 0, wrap("delete user challenges", err)
+	}
+	defer release()
+	res := s.db(ctx).Where("user_id = ? AND kind = ?", userID, kind).Delete(&challengeRow{})
+	if res.Error != nil {
+		return 0, wrap("delete user challenges", res.Error)
+	}
+	return res.RowsAffected, nil
 }
 
 // CreateSigningKeys inserts one generation of keys and retires every older
@@ -291,9 +337,9 @@ func (s *Store) DeleteSigningKeysRetiredBefore(ctx context.Context, t time.Time)
 	return res.RowsAffected, nil
 }
 
-// DeleteExpired removes tokens, auth requests, sessions, challenges and used
-// JWT IDs whose lifetime ended before now. Each table is one statement;
-// records without an expiry stay.
+// DeleteExpired removes tokens, auth requests, sessions, challenges, used
+// JWT IDs and login-failure counters whose lifetime ended before now. Each
+// table is one statement; records without an expiry stay.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
 	now = dbTime(now)
 	release, err := s.writeLock(ctx)
@@ -302,7 +348,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	}
 	defer release()
 	var total int64
-	for _, m := range []any{&tokenRow{}, &authRequestRow{}, &sessionRow{}, &challengeRow{}, &usedJTIRow{}} {
+	for _, m := range []any{&tokenRow{}, &authRequestRow{}, &sessionRow{}, &challengeRow{}, &usedJTIRow{}, &loginFailureRow{}} {
 		res := s.db(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", now).Delete(m)
 		if res.Error != nil {
 			return total, wrap("delete expired", res.Error)
