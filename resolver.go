@@ -26,8 +26,11 @@ const resolverTTL = 10 * time.Second
 type resolver struct {
 	store  storage.Store
 	hasher *password.Hasher
-	log    *slog.Logger
-	custom map[string]OpenConnectorFunc
+	// passkeys configures the passkey relying party of database
+	// connections (issuer, RP name).
+	passkeys database.PasskeyOptions
+	log      *slog.Logger
+	custom   map[string]OpenConnectorFunc
 	// preferred are the configured connection names, in order: Names lists
 	// them first.
 	preferred []string
@@ -93,7 +96,7 @@ func (r *resolver) Lookup(ctx context.Context, name string) (connector.Connector
 // open builds the connector for a stored connection by its type.
 func (r *resolver) open(ctx context.Context, c storage.Connection) (connector.Connector, error) {
 	if c.Type == ConnectorTypeDatabase || c.Type == "" {
-		conn, err := database.Open(c, r.store, r.hasher, r.log.With("connection", c.Name))
+		conn, err := database.Open(c, r.store, r.hasher, r.log.With("connection", c.Name), database.WithPasskeys(r.passkeys))
 		if err != nil {
 			return nil, fmt.Errorf("open connection %q: %w", c.Name, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/connector/database"
 	"github.com/latchkey/latchkey/connector/password"
 	"github.com/latchkey/latchkey/handlers"
 	"github.com/latchkey/latchkey/provider"
@@ -120,6 +121,10 @@ func New(ctx context.Context, cfg Config, store storage.Store, logger *slog.Logg
 		preferred = append(preferred, c.Name)
 	}
 	s.resolver = newResolver(store, hasher, logger, cfg.ConnectorTypes, preferred)
+	// Passkeys: the issuer's host is each database connection's default RP
+	// ID and its origin the default allowed origin (per-connection
+	// "passkeys" settings may override both).
+	s.resolver.passkeys = database.PasskeyOptions{Issuer: cfg.Issuer, RPDisplayName: "Latchkey"}
 
 	sd := &seeder{cfg: cfg, store: store, log: logger, demoSecret: s.demoSecret}
 	if err := sd.run(ctx); err != nil {

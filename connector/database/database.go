@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/connector/password"
 	"github.com/latchkey/latchkey/storage"
 )
@@ -32,6 +33,8 @@ type Connection struct {
 	policy   *password.Policy
 	logger   *slog.Logger
 	now      func() time.Time
+	// passkeys is nil when the connection offers no passkeys.
+	passkeys *passkey.RelyingParty
 }
 
 // The capabilities a Connection offers.
@@ -42,8 +45,9 @@ var (
 
 // Open builds the connector of a stored database connection. conn.Settings
 // are parsed with ParseSettings. hasher is shared by all connections so that
-// its bound holds for the whole process; logger may be nil.
-func Open(conn storage.Connection, store storage.Store, hasher *password.Hasher, logger *slog.Logger) (*Connection, error) {
+// its bound holds for the whole process; logger may be nil. WithPasskeys
+// adds the passkey relying party.
+func Open(conn storage.Connection, store storage.Store, hasher *password.Hasher, logger *slog.Logger, opts ...Option) (*Connection, error) {
 	if conn.Type != "" && conn.Type != Type {
 		return nil, fmt.Errorf("open database connection %q: type is %q, not %q", conn.Name, conn.Type, Type)
 	}
@@ -64,7 +68,11 @@ func Open(conn storage.Connection, store storage.Store, hasher *password.Hasher,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Connection{
+	var oo openOptions
+	for _, opt := range opts {
+		opt(&oo)
+	}
+	c := &Connection{
 		conn:     conn,
 		settings: settings,
 		store:    store,
@@ -72,7 +80,11 @@ func Open(conn storage.Connection, store storage.Store, hasher *password.Hasher,
 		policy:   policy,
 		logger:   logger,
 		now:      time.Now,
-	}, nil
+	}
+	if c.passkeys, err = c.newRelyingParty(oo.passkeys); err != nil {
+		return nil, fmt.Errorf("open database connection %q: %w", conn.Name, err)
+	}
+	return c, nil
 }
 
 // Connection returns the stored connection this connector serves.

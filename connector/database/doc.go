@@ -6,7 +6,8 @@
 // this package's Settings as JSON (sign-up on or off, the password policy).
 // It implements connector.PasswordConnector and connector.SignupConnector,
 // and offers CreateUser and ChangePassword to the admin CLI and account
-// pages.
+// pages. Opened WithPasskeys, it also carries the connection's passkey
+// relying party (Passkeys), built from the "passkeys" policy of its settings.
 //
 // Identifiers: emails are trimmed, lower-cased and validated (a bare address
 // that net/mail accepts, with a dotted domain). Usernames are optional,
@@ -20,6 +21,6 @@
 // email has an account (connector.ErrUserExists), as Auth0's does.
 //
 // Imports: the standard library, storage, connector, connector/password and
-// connector/passkey (for the passkey policy in Settings).
+// connector/passkey (the passkey policy in Settings and the relying party).
 // Never fosite, GORM, a storage backend or net/http.
 package database
