@@ -30,6 +30,9 @@ const (
 	demoFile      = "demo.html"
 	loggedOutFile = "logged_out.html"
 	logoutFile    = "logout.html"
+	passkeyFile   = "passkey.html"
+	passkeyLogin  = "passkey_login.html"
+	accountFile   = "account.html"
 	assetsDir     = "assets"
 )
 
@@ -45,6 +48,9 @@ func pages() map[string]any {
 		demoFile:      DemoData{},
 		loggedOutFile: LoggedOutData{},
 		logoutFile:    LogoutData{},
+		passkeyFile:   PasskeyData{},
+		passkeyLogin:  PasskeyLoginData{},
+		accountFile:   AccountData{},
 	}
 }
 
@@ -80,6 +86,26 @@ type LoginData struct {
 	Error string
 	// SignupURL, when set, shows "Don't have an account? Sign up".
 	SignupURL string
+	// Passkeys configures the passkey part of the page (passkey.js).
+	Passkeys PasskeyUI
+}
+
+// PasskeyUI is what a page tells passkey.js through data attributes. The
+// zero value offers no passkeys.
+type PasskeyUI struct {
+	// API is the URL path of the ceremony API ("/passkey"); empty turns
+	// passkeys off on the page.
+	API string
+	// State is the login flow's ID, sent with every API call.
+	State string
+	// Autofill starts conditional mediation on the identifier field
+	// (challenge_ui autofill or both).
+	Autofill bool
+	// Button shows "Continue with a passkey" (challenge_ui button or both).
+	Button bool
+	// Required says the application demands a passkey login (acr_values
+	// phr or phrh) and why the page offers no password.
+	Required bool
 }
 
 // PasswordData is the password page, the second step of identifier-first
@@ -97,6 +123,13 @@ type PasswordData struct {
 	Error string
 	// SignupURL, when set, shows "Don't have an account? Sign up".
 	SignupURL string
+	// PasskeyCapable adds the hidden field "passkeys" that passkey.js sets
+	// to "1" when the browser can create passkeys, so the server may offer
+	// one after the login.
+	PasskeyCapable bool
+	// PasskeyRequired explains that a passkey will be created after the
+	// password (the application demands one).
+	PasskeyRequired bool
 }
 
 // SignupData is the sign-up page.
@@ -117,6 +150,76 @@ type SignupData struct {
 	PasswordRules []string
 	// LoginURL, when set, shows "Already have an account? Log in".
 	LoginURL string
+	// PasskeySignup makes the form passkey-first for browsers that can
+	// create passkeys: passkey.js hides the password field and posts
+	// method=passkey, which leads to the "Create a passkey" page. Other
+	// browsers keep the password sign-up.
+	PasskeySignup bool
+}
+
+// PasskeyData is the "Create a passkey" page: sign-up with a passkey, and
+// the offers after a login (progressive and local enrollment).
+type PasskeyData struct {
+	Page
+	// Variant is "signup", "progressive", "local" or "required".
+	Variant string
+	// Email is the account's email.
+	Email string
+	// Passkeys configures passkey.js (API and State).
+	Passkeys PasskeyUI
+	// Action is where the "Not now" / "Remind me later" form posts
+	// (enrollment variants).
+	Action string
+	// PasswordURL, when set, offers "Create a password instead" (sign-up).
+	PasswordURL string
+	// EditURL leads back to change the email (sign-up).
+	EditURL string
+}
+
+// PasskeyLoginData is the email-first login's passkey step.
+type PasskeyLoginData struct {
+	Page
+	// Email is the identifier entered on the first step.
+	Email string
+	// EditURL leads back to the identifier page.
+	EditURL string
+	// PasswordURL, when set, offers "Try another way" (the password page).
+	PasswordURL string
+	// Passkeys configures passkey.js (API and State).
+	Passkeys PasskeyUI
+}
+
+// AccountPasskey is one passkey on the account page.
+type AccountPasskey struct {
+	ID       string
+	Name     string
+	Provider string
+	// Created and LastUsed are formatted dates; LastUsed is "" when never.
+	Created  string
+	LastUsed string
+	// Synced is true for a synced (backup-eligible) passkey, false for a
+	// device-bound one.
+	Synced bool
+}
+
+// AccountData is the account page: the signed-in person's passkeys.
+type AccountData struct {
+	Page
+	// Email names the signed-in person.
+	Email string
+	// Passkeys are the person's passkeys, oldest first.
+	Passkeys []AccountPasskey
+	// RenameAction and DeleteAction are where the rename and delete forms
+	// post (fields "id", "name", "csrf").
+	RenameAction string
+	DeleteAction string
+	// API is the ceremony API's path for "Add a passkey" (passkey.js).
+	API string
+	// Notice reports the last change ("Passkey renamed."); Error a refusal.
+	Notice string
+	Error  string
+	// LogoutURL ends the session.
+	LogoutURL string
 }
 
 // Scope is one requested permission on the consent page.
@@ -326,6 +429,24 @@ func (t *Templates) Logout(w io.Writer, d LogoutData) error {
 func (t *Templates) LoggedOut(w io.Writer, d LoggedOutData) error {
 	d.Page = d.defaults()
 	return t.execute(w, loggedOutFile, d)
+}
+
+// Passkey renders the "Create a passkey" page.
+func (t *Templates) Passkey(w io.Writer, d PasskeyData) error {
+	d.Page = d.defaults()
+	return t.execute(w, passkeyFile, d)
+}
+
+// PasskeyLogin renders the email-first login's passkey step.
+func (t *Templates) PasskeyLogin(w io.Writer, d PasskeyLoginData) error {
+	d.Page = d.defaults()
+	return t.execute(w, passkeyLogin, d)
+}
+
+// Account renders the account page.
+func (t *Templates) Account(w io.Writer, d AccountData) error {
+	d.Page = d.defaults()
+	return t.execute(w, accountFile, d)
 }
 
 // execute renders a page into a buffer and writes it to w only when the
