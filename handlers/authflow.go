@@ -27,6 +27,15 @@ type flowState struct {
 	// ConsentedAt is when the person approved consent in this flow (needed
 	// for prompt=consent, which must ask again even if a consent is stored).
 	ConsentedAt time.Time `json:"consented_at,omitzero"`
+	// PasskeyOffer is set after a login that should be followed by the
+	// "Create a passkey" page before resuming: offerProgressive (password
+	// login, no passkey yet), offerLocal (cross-device passkey login) or
+	// offerRequired (the request demands a passkey's acr).
+	PasskeyOffer string `json:"passkey_offer,omitempty"`
+	// ReturnTo marks a login flow that is not an authorization request:
+	// the account page's (see account.go). After the login the browser goes
+	// there instead of /authorize/resume.
+	ReturnTo string `json:"return_to,omitempty"`
 }
 
 // flow is a pending authorization request loaded for a page.
@@ -70,7 +79,10 @@ func (h *Handler) loadFlowByID(ctx context.Context, id string) (*flow, error) {
 			return nil, fmt.Errorf("parse login transaction state: %w", err)
 		}
 	}
-	if f.Client, err = h.opts.Store.GetClient(ctx, req.ClientID); err != nil {
+	if req.ClientID == "" && f.State.ReturnTo != "" {
+		// A login for Latchkey's own pages (the account page).
+		f.Client = accountClient()
+	} else if f.Client, err = h.opts.Store.GetClient(ctx, req.ClientID); err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
 	}
 	conn, err := h.opts.Store.GetConnection(ctx, req.ConnectionID)
@@ -112,6 +124,16 @@ func (h *Handler) saveFlowState(ctx context.Context, f *flow, fn func(*flowState
 // in or answered consent.
 func (h *Handler) resumeURL(id string) string {
 	return h.path("/authorize/resume") + "?state=" + url.QueryEscape(id)
+}
+
+// afterLoginURL is where the browser goes once the person has logged in
+// (and answered any passkey offer): back to /authorize, or to the page a
+// non-OAuth flow returns to.
+func (h *Handler) afterLoginURL(f *flow) string {
+	if f.State.ReturnTo != "" {
+		return f.State.ReturnTo
+	}
+	return h.resumeURL(f.Req.ID)
 }
 
 // pageURL builds the URL of a hosted page for a flow.

@@ -93,6 +93,9 @@ func New(o Options) (*Handler, error) {
 		h.mountLogin,
 		h.mountSignup,
 		h.mountConsent,
+		h.mountPasskeyAPI,
+		h.mountPasskeyPages,
+		h.mountAccount,
 		h.mountAssets,
 		h.mountDemo,
 	} {

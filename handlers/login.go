@@ -58,9 +58,10 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, status int, email, msg string) {
 	d := templates.LoginData{
-		Action: h.pageURL("/u/login", f.Req.ID),
-		Email:  email,
-		Error:  msg,
+		Action:   h.pageURL("/u/login", f.Req.ID),
+		Email:    email,
+		Error:    msg,
+		Passkeys: h.passkeyUI(f),
 	}
 	if h.signupConnector(f) != nil {
 		d.SignupURL = h.pageURL("/u/signup", f.Req.ID)
@@ -87,7 +88,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		h.renderLogin(w, r, f, http.StatusBadRequest, truncate(email, maxIdentifierLen), msgEnterEmail)
 		return
 	}
-	_, err := pc.LookupUser(r.Context(), email)
+	u, err := pc.LookupUser(r.Context(), email)
 	found := err == nil
 	if err != nil && !errors.Is(err, storage.ErrNotFound) {
 		h.renderInternalError(w, r, err)
@@ -101,9 +102,22 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// the connection allows it. When it does not, the password page follows
 	// either way and the password step answers "Wrong email or password.",
 	// so the page does not tell who has an account.
-	if !found && h.signupConnector(f) != nil {
+	if !found && h.signupConnector(f) != nil && f.State.ReturnTo == "" {
 		redirect(w, r, h.pageURL("/u/signup", f.Req.ID))
 		return
+	}
+	// Email first with passkeys: a user who has one gets the passkey step
+	// (Auth0 does the same), whose "Try another way" leads to the password.
+	if found && passkeysOf(f.Conn) != nil {
+		hasPasskeys, _, err := h.userCredentials(r, u.ID)
+		if err != nil {
+			h.renderInternalError(w, r, err)
+			return
+		}
+		if hasPasskeys {
+			redirect(w, r, h.pageURL("/u/login/passkey", f.Req.ID))
+			return
+		}
 	}
 	redirect(w, r, h.pageURL("/u/login/password", f.Req.ID))
 }
@@ -127,7 +141,11 @@ func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, f *flow
 		EditURL: h.pageURL("/u/login", f.Req.ID),
 		Error:   msg,
 	}
-	if h.signupConnector(f) != nil {
+	if passkeysOf(f.Conn) != nil {
+		d.PasskeyCapable = true
+		d.PasskeyRequired = requiresPasskey(f)
+	}
+	if h.signupConnector(f) != nil && f.State.ReturnTo == "" {
 		d.SignupURL = h.pageURL("/u/signup", f.Req.ID)
 	}
 	h.renderFlow(w, r, f, status, func(wr io.Writer, p templates.Page) error {
@@ -173,6 +191,18 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		h.renderInternalError(w, r, err)
 		return
 	}
+	offer, err := h.passkeyOffer(r.Context(), f, u, r.PostFormValue("passkeys") == "1")
+	if err != nil {
+		// The offer is a courtesy: the login stands without it.
+		h.log.WarnContext(r.Context(), "decide passkey offer", "user_id", u.ID, "error", err)
+		offer = ""
+	}
+	if offer != f.State.PasskeyOffer {
+		if err := h.saveFlowState(r.Context(), f, func(s *flowState) { s.PasskeyOffer = offer }); err != nil {
+			h.renderInternalError(w, r, err)
+			return
+		}
+	}
 	h.finishLogin(w, r, f, u, []connector.Method{m})
 }
 
@@ -185,7 +215,15 @@ func (h *Handler) finishLogin(w http.ResponseWriter, r *http.Request, f *flow, u
 		return
 	}
 	h.log.InfoContext(r.Context(), "login", "user_id", u.ID, "session_id", s.ID, "connection", f.ConnName, "client_id", f.Client.ID, "amr", s.AMR)
-	redirect(w, r, h.resumeURL(f.Req.ID))
+	if f.State.PasskeyOffer != "" {
+		redirect(w, r, h.pageURL("/u/passkey/enroll", f.Req.ID))
+		return
+	}
+	next := h.afterLoginURL(f)
+	if f.State.ReturnTo != "" {
+		h.endFlow(r.Context(), f)
+	}
+	redirect(w, r, next)
 }
 
 // signupConnector returns the flow's connector as a SignupConnector when

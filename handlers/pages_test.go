@@ -121,8 +121,13 @@ type pageEnvOption func(*Options, *fakeConn)
 
 func newPageEnv(t *testing.T, opts ...pageEnvOption) *pageEnv {
 	t.Helper()
+	return newPageEnvOn(t, sqltest.Open(t, sqlstore.DriverSQLite), opts...)
+}
+
+// newPageEnvOn is newPageEnv over a given (fresh) store.
+func newPageEnvOn(t *testing.T, store *sqlstore.Store, opts ...pageEnvOption) *pageEnv {
+	t.Helper()
 	ctx := context.Background()
-	store := sqltest.Open(t, sqlstore.DriverSQLite)
 	sc, err := store.UpsertConnection(ctx, storage.Connection{Name: pageTestConn, Type: "database"})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/connector/password"
+	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/templates"
 )
 
@@ -37,6 +38,9 @@ func (h *Handler) mountSignup(mux *http.ServeMux) {
 // signupForm is what the sign-up page shows besides the flow.
 type signupForm struct {
 	email, emailErr, passwordErr, formErr string
+	// passwordOnly keeps the password sign-up even where passkey sign-up
+	// is offered ("Create a password instead").
+	passwordOnly bool
 }
 
 func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
@@ -52,17 +56,22 @@ func (h *Handler) signupPage(w http.ResponseWriter, r *http.Request) {
 	if email == "" {
 		email = truncate(normalizeIdentifier(f.Form.Get("login_hint")), maxIdentifierLen)
 	}
-	h.renderSignup(w, r, f, http.StatusOK, signupForm{email: email})
+	h.renderSignup(w, r, f, http.StatusOK, signupForm{email: email, passwordOnly: r.URL.Query().Get("method") == "password"})
 }
 
 func (h *Handler) renderSignup(w http.ResponseWriter, r *http.Request, f *flow, status int, sf signupForm) {
+	action := h.pageURL("/u/signup", f.Req.ID)
+	if sf.passwordOnly {
+		action += "&method=password"
+	}
 	d := templates.SignupData{
-		Action:        h.pageURL("/u/signup", f.Req.ID),
+		Action:        action,
 		Email:         sf.email,
 		EmailError:    sf.emailErr,
 		PasswordError: sf.passwordErr,
 		Error:         sf.formErr,
 		LoginURL:      h.loginURLFromSignup(f.Req.ID),
+		PasskeySignup: !sf.passwordOnly && h.passkeySignupAllowed(f),
 	}
 	if pr, ok := f.Conn.(passwordRuler); ok {
 		d.PasswordRules = pr.PasswordRules()
@@ -90,6 +99,11 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sf := signupForm{email: truncate(normalizeIdentifier(r.PostFormValue("email")), maxIdentifierLen)}
+	if r.PostFormValue("method") == "passkey" && h.passkeySignupAllowed(f) {
+		h.passkeySignupEmail(w, r, f, sf)
+		return
+	}
+	sf.passwordOnly = r.URL.Query().Get("method") == "password"
 	pw := r.PostFormValue("password")
 	if !validEmail(sf.email) {
 		sf.emailErr = msgInvalidEmail
@@ -138,6 +152,33 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.InfoContext(r.Context(), "sign-up", "user_id", u.ID, "connection", f.ConnName, "client_id", f.Client.ID)
 	h.finishLogin(w, r, f, u, []connector.Method{m})
+}
+
+// passkeySignupEmail is the first step of a passkey sign-up: the email is
+// checked (as the password sign-up does, "The user already exists." for a
+// taken one) and kept in the flow, then the "Create a passkey" page follows.
+// The account is created only when the passkey is verified.
+func (h *Handler) passkeySignupEmail(w http.ResponseWriter, r *http.Request, f *flow, sf signupForm) {
+	if !validEmail(sf.email) {
+		sf.emailErr = msgInvalidEmail
+		h.renderSignup(w, r, f, http.StatusBadRequest, sf)
+		return
+	}
+	_, err := h.lookupUser(r.Context(), f, sf.email)
+	switch {
+	case err == nil:
+		sf.emailErr = msgUserExists
+		h.renderSignup(w, r, f, http.StatusBadRequest, sf)
+		return
+	case !errors.Is(err, storage.ErrNotFound):
+		h.renderInternalError(w, r, err)
+		return
+	}
+	if err := h.saveFlowState(r.Context(), f, func(s *flowState) { s.Identifier = sf.email }); err != nil {
+		h.renderInternalError(w, r, err)
+		return
+	}
+	redirect(w, r, h.pageURL("/u/signup/passkey", f.Req.ID))
 }
 
 // validEmail accepts a bare address (no display name) that net/mail parses.
