@@ -261,15 +261,45 @@ func (a *Adapter) CreateAuthorizeCodeSession(ctx context.Context, signature stri
 // GetAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage. A used
 // code returns its request with fosite.ErrInvalidatedAuthorizeCode, so that
 // fosite revokes the tokens issued from it.
+//
+// fosite reads the code twice in one token request (to validate it, then
+// again before redeeming it); within a request from Provider.Token the
+// second read reuses the first's row (see codeMemo). That cannot weaken
+// single use: redemption is the conditional update in
+// InvalidateAuthorizeCodeSession, whatever was read before it.
 func (a *Adapter) GetAuthorizeCodeSession(ctx context.Context, signature string, _ fosite.Session) (fosite.Requester, error) {
-	req, active, err := a.get(ctx, storage.TokenAuthorizeCode, signature)
+	memo, _ := ctx.Value(codeMemoKey{}).(*codeMemo)
+	var t storage.OAuthToken
+	if memo != nil && memo.signature == signature {
+		t = memo.token
+	} else {
+		var err error
+		if t, err = a.store.GetToken(ctx, storage.TokenAuthorizeCode, signature); err != nil {
+			return nil, fositeErr(fmt.Errorf("get %s: %w", storage.TokenAuthorizeCode, err))
+		}
+		if memo != nil && t.Active {
+			memo.signature, memo.token = signature, t
+		}
+	}
+	req, err := a.decode(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	if !active {
+	if !t.Active {
 		return req, fosite.ErrInvalidatedAuthorizeCode
 	}
 	return req, nil
+}
+
+// codeMemoKey keys a *codeMemo in a token request's context.
+type codeMemoKey struct{}
+
+// codeMemo holds the authorization code row read during one token request,
+// so that fosite's second read of the same code costs no query. It lives
+// only as long as the request's context; only an active code is kept.
+type codeMemo struct {
+	signature string
+	token     storage.OAuthToken
 }
 
 // InvalidateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage
@@ -380,10 +410,14 @@ func (a *Adapter) GetOpenIDConnectSession(ctx context.Context, code string, _ fo
 	return req, nil
 }
 
-// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage.
-func (a *Adapter) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenOIDC, a.p.hmac.AuthorizeCodeSignature(ctx, code)))
-}
+// DeleteOpenIDConnectSession implements openid.OpenIDConnectRequestStorage
+// and, like DeletePKCERequestSession, keeps the record: fosite calls it
+// after the code's transaction has committed, so deleting would be a second
+// durable commit per code exchange, and it guards nothing. The code itself
+// is single use (InvalidateAuthorizeCodeSession), a reused code never
+// reaches the OpenID Connect handler, and the record holds no more than the
+// code's own record. It expires with the code and DeleteExpired removes it.
+func (a *Adapter) DeleteOpenIDConnectSession(context.Context, string) error { return nil }
 
 // CreatePKCERequestSession implements pkce.PKCERequestStorage.
 func (a *Adapter) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {

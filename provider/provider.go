@@ -264,6 +264,7 @@ func (p *Provider) ScopesSupported() []string { return slices.Clone(p.cfg.Scopes
 // turns into invalid_grant after revoking every token of the grant (the
 // winner's too: the credential was presented twice).
 func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	ctx = context.WithValue(ctx, codeMemoKey{}, &codeMemo{})
 	ar, err := p.oauth2.NewAccessRequest(ctx, r, p.EmptySession())
 	if err != nil {
 		return ar, nil, p.tokenError(ctx, ar, err)
