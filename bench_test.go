@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage/sqlstore"
 	"github.com/latchkey/latchkey/storage/sqlstore/sqltest"
 )
@@ -27,9 +28,12 @@ func benchConfig() Config {
 
 // firstToken opens and migrates a fresh store at dsn, starts Latchkey on it
 // and gets one client_credentials token: what a fresh install does before
-// its first token.
+// its first token. Like `latchkey serve`, it starts generating the signing
+// keys before migrating.
 func firstToken(b *testing.B, driver, dsn string) {
 	ctx := context.Background()
+	cfg := benchConfig()
+	cfg.InitialKeys = provider.StartKeyGeneration()
 	store, err := sqlstore.Open(ctx, sqlstore.Config{Driver: driver, DSN: dsn})
 	if err != nil {
 		b.Fatal(err)
@@ -38,7 +42,7 @@ func firstToken(b *testing.B, driver, dsn string) {
 	if err := store.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
-	srv, err := New(ctx, benchConfig(), store, nil)
+	srv, err := New(ctx, cfg, store, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

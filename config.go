@@ -21,6 +21,7 @@ import (
 
 	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/connector/password"
+	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage"
 )
 
@@ -118,6 +119,11 @@ type Config struct {
 	// own types (a custom user store). The built-in "database" type cannot
 	// be replaced. Not settable from YAML.
 	ConnectorTypes map[string]OpenConnectorFunc `yaml:"-"`
+	// InitialKeys are signing keys generated ahead of New, used only when
+	// the store has none (a fresh install): start them with
+	// provider.StartKeyGeneration before migrating an empty database so that
+	// key generation overlaps with the migration. Not settable from YAML.
+	InitialKeys *provider.KeyGeneration `yaml:"-"`
 }
 
 // OpenConnectorFunc opens the connector serving a stored connection of a

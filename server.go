@@ -90,6 +90,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, logger *slog.Logg
 		IDTokenLifespan:       cfg.Tokens.IDTokenLifespan,
 		AuthorizeCodeLifespan: cfg.Tokens.AuthorizationCodeLifespan,
 		KeyActivationDelay:    cfg.Keys.ActivationDelay,
+		InitialKeys:           cfg.InitialKeys,
 		Logger:                logger,
 	}, store)
 	if err != nil {

@@ -103,7 +103,13 @@ func (p *Provider) initKeys(ctx context.Context) error {
 		return fmt.Errorf("list signing keys: %w", err)
 	}
 	if len(stored) == 0 {
-		keys, err := p.generateKeys(1)
+		var privs map[string]crypto.Signer
+		if p.cfg.InitialKeys != nil {
+			if privs, err = p.cfg.InitialKeys.wait(ctx); err != nil {
+				return err
+			}
+		}
+		keys, err := p.generateKeys(1, privs)
 		if err != nil {
 			return err
 		}
@@ -189,7 +195,7 @@ func (p *Provider) RotateKeys(ctx context.Context) error {
 	for _, k := range stored {
 		gen = max(gen, k.Generation)
 	}
-	keys, err := p.generateKeys(gen + 1)
+	keys, err := p.generateKeys(gen+1, nil)
 	if err != nil {
 		return fmt.Errorf("rotate signing keys: %w", err)
 	}
@@ -270,21 +276,77 @@ func (p *Provider) verificationKey(kid string) (*signingKey, error) {
 	return k, nil
 }
 
-// generateKeys creates one generation of keys, sealed for storage.
-func (p *Provider) generateKeys(gen int) ([]storage.SigningKey, error) {
+// KeyGeneration is one generation of private signing keys being generated
+// in the background; see StartKeyGeneration.
+type KeyGeneration struct {
+	done chan struct{}
+	keys map[string]crypto.Signer // by algorithm
+	err  error
+}
+
+// StartKeyGeneration starts generating the private keys of one generation
+// (RSA-2048 and P-256, concurrently) and returns at once. RSA-2048
+// generation takes 50–650 ms on a 2-core machine, most of a fresh install's
+// start-up: start it before opening and migrating an empty database and pass
+// it as Config.InitialKeys, so the two overlap. New uses the keys only when
+// the store holds none; otherwise they are dropped.
+func StartKeyGeneration() *KeyGeneration {
+	g := &KeyGeneration{done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		g.keys, g.err = newPrivateKeys()
+	}()
+	return g
+}
+
+// wait returns the keys once generated, or ctx's error.
+func (g *KeyGeneration) wait(ctx context.Context) (map[string]crypto.Signer, error) {
+	select {
+	case <-g.done:
+		return g.keys, g.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for key generation: %w", ctx.Err())
+	}
+}
+
+// newPrivateKeys generates one private key per signing algorithm, the slow
+// RSA key concurrently with the others.
+func newPrivateKeys() (map[string]crypto.Signer, error) {
+	type result struct {
+		key *rsa.PrivateKey
+		err error
+	}
+	rsaDone := make(chan result, 1)
+	go func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		rsaDone <- result{k, err}
+	}()
+	ec, ecErr := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	r := <-rsaDone
+	if r.err != nil {
+		return nil, fmt.Errorf("generate %s key: %w", algRS256, r.err)
+	}
+	if ecErr != nil {
+		return nil, fmt.Errorf("generate %s key: %w", algES256, ecErr)
+	}
+	return map[string]crypto.Signer{algRS256: r.key, algES256: ec}, nil
+}
+
+// generateKeys creates one generation of keys, sealed for storage, from
+// privs (one per signing algorithm) or, when privs is nil, new keys.
+func (p *Provider) generateKeys(gen int, privs map[string]crypto.Signer) ([]storage.SigningKey, error) {
+	if privs == nil {
+		var err error
+		if privs, err = newPrivateKeys(); err != nil {
+			return nil, err
+		}
+	}
 	now := time.Now().UTC()
 	out := make([]storage.SigningKey, 0, 2)
 	for _, alg := range signingAlgs() {
-		var priv crypto.Signer
-		var err error
-		switch alg {
-		case algRS256:
-			priv, err = rsa.GenerateKey(rand.Reader, 2048)
-		case algES256:
-			priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("generate %s key: %w", alg, err)
+		priv := privs[alg]
+		if priv == nil {
+			return nil, fmt.Errorf("generate keys: no %s key", alg)
 		}
 		jwk := jose.JSONWebKey{Key: priv.Public(), Algorithm: alg, Use: "sig"}
 		tp, err := jwk.Thumbprint(crypto.SHA256)

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"crypto"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func TestRetiredKeysArePruned(t *testing.T) {
 	}
 	// Generation 2, with generation 1 retired long before the retention
 	// window (max lifespan + margin) ends.
-	keys, err := p.generateKeys(2)
+	keys, err := p.generateKeys(2, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,5 +66,54 @@ func TestSealOpen(t *testing.T) {
 				t.Fatal("opened")
 			}
 		})
+	}
+}
+
+// TestInitialKeys checks that a fresh store gets the keys started with
+// StartKeyGeneration, and that a store with keys keeps its own.
+func TestInitialKeys(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Issuer: "https://op.example", Secret: []byte("0123456789abcdef0123456789abcdef")}
+	s := sqltest.Open(t, sqlstore.DriverSQLite)
+	g := StartKeyGeneration()
+	cfg.InitialKeys = g
+	p, err := New(ctx, cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	privs, err := g.wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range signingAlgs() {
+		k, err := p.currentKey(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !k.public.(interface{ Equal(crypto.PublicKey) bool }).Equal(privs[alg].Public()) {
+			t.Errorf("%s: New generated its own key instead of the initial one", alg)
+		}
+	}
+
+	// A restart with other initial keys keeps the stored ones.
+	cfg.InitialKeys = StartKeyGeneration()
+	p2, err := New(ctx, cfg, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, alg := range signingAlgs() {
+		a, _ := p.currentKey(alg)
+		b, _ := p2.currentKey(alg)
+		if a.id != b.id {
+			t.Errorf("%s: restart replaced key %s by %s", alg, a.id, b.id)
+		}
+	}
+
+	// A cancelled wait fails New rather than hanging.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	cfg.InitialKeys = &KeyGeneration{done: make(chan struct{})}
+	if _, err := New(cctx, cfg, sqltest.Open(t, sqlstore.DriverSQLite)); err == nil {
+		t.Error("New with a cancelled context and pending keys succeeded")
 	}
 }

@@ -81,6 +81,11 @@ type Config struct {
 	// kid that the JWKS it fetched does not hold yet. Default 0: immediate.
 	KeyActivationDelay time.Duration
 
+	// InitialKeys, when set, are the private keys of the first generation,
+	// used only if the store has no signing keys (a fresh install); see
+	// StartKeyGeneration. Nil: New generates them when needed.
+	InitialKeys *KeyGeneration
+
 	// Logger receives the provider's logs (default slog.Default()).
 	Logger *slog.Logger
 }

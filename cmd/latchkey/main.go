@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/latchkey/latchkey"
+	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage/sqlstore"
 )
 
@@ -114,8 +115,26 @@ func (a *app) logger(cfg latchkey.Config, admin bool) *slog.Logger {
 	return lc.NewLogger(a.stderr)
 }
 
-// openStore opens and migrates the configured database.
+// openStore opens the configured database and migrates it.
 func openStore(ctx context.Context, cfg latchkey.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	return openAndMigrate(ctx, cfg, log, nil)
+}
+
+// openStoreEarlyKeys is openStore for serve: on an empty database (a fresh
+// install) it starts generating the signing keys before migrating, so that
+// the slow RSA key generation overlaps with the migration, and hands them
+// to latchkey.New in cfg.InitialKeys.
+func openStoreEarlyKeys(ctx context.Context, cfg *latchkey.Config, log *slog.Logger) (*sqlstore.Store, error) {
+	return openAndMigrate(ctx, *cfg, log, func() {
+		if cfg.InitialKeys == nil {
+			cfg.InitialKeys = provider.StartKeyGeneration()
+		}
+	})
+}
+
+// openAndMigrate opens the database, calls fresh (when not nil) if it has
+// no schema yet, and migrates it.
+func openAndMigrate(ctx context.Context, cfg latchkey.Config, log *slog.Logger, fresh func()) (*sqlstore.Store, error) {
 	store, err := sqlstore.Open(ctx, sqlstore.Config{
 		Driver:       sqlstore.DriverForDSN(cfg.Database.DSN),
 		DSN:          cfg.Database.DSN,
@@ -124,6 +143,11 @@ func openStore(ctx context.Context, cfg latchkey.Config, log *slog.Logger) (*sql
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if fresh != nil {
+		if v, err := store.SchemaVersion(ctx); err == nil && v == 0 {
+			fresh()
+		}
 	}
 	if err := store.Migrate(ctx); err != nil {
 		_ = store.Close()

@@ -60,7 +60,7 @@ func (a *app) serveCmd() *cobra.Command {
 func (a *app) serve(ctx context.Context, cfg latchkey.Config) error {
 	start := time.Now()
 	log := a.logger(cfg, false)
-	store, err := openStore(ctx, cfg, log)
+	store, err := openStoreEarlyKeys(ctx, &cfg, log)
 	if err != nil {
 		return err
 	}
