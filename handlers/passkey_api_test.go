@@ -429,7 +429,9 @@ func TestPasskeyAPIRefusesHostileInput(t *testing.T) {
 			{"two objects", func() apiResult { return e.call("/login/begin", `{"state":"a"}{"state":"b"}`) }, 400, "invalid_request"},
 			{"unknown state", func() apiResult { return e.call("/login/begin", map[string]string{"state": "nope"}) }, 400, "invalid_state"},
 			{"no state", func() apiResult { return e.call("/login/begin", map[string]string{}) }, 400, "invalid_state"},
-			{"bad hint", func() apiResult { return e.call("/login/begin", map[string]string{"state": id, "hint": "carrier-pigeon"}) }, 400, "invalid_request"},
+			{"bad hint", func() apiResult {
+				return e.call("/login/begin", map[string]string{"state": id, "hint": "carrier-pigeon"})
+			}, 400, "invalid_request"},
 			{"forged ceremony token", func() apiResult {
 				_, opts := begin(id)
 				return finish(id, "login.00000000-0000-0000-0000-000000000000.AAAA", get(opts, passkeytest.Tamper{}))
