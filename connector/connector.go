@@ -29,6 +29,16 @@ type MethodKind string
 const (
 	MethodPassword MethodKind = "pwd"
 	MethodPasskey  MethodKind = "passkey"
+	// MethodOTP is a verified one-time password from an authenticator app
+	// (TOTP, RFC 6238), used as a second factor.
+	MethodOTP MethodKind = "otp"
+	// MethodRecoveryCode is a single-use recovery code used in place of a
+	// second factor.
+	MethodRecoveryCode MethodKind = "recovery-code"
+	// MethodSecurityKey is a WebAuthn assertion by a roaming authenticator
+	// enrolled as a second factor (not a passkey); its flags are in the
+	// WebAuthn fields of Method.
+	MethodSecurityKey MethodKind = "security-key"
 )
 
 // Method is the evidence of one completed authentication step.

@@ -43,6 +43,9 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, user *storage.User, opts
 		session   *webauthn.SessionData
 		st        ceremonyState
 	)
+	if user == nil && rp.secondFactor {
+		return Ceremony{}, errors.New("begin passkey login: a second-factor login must name the user")
+	}
 	if user == nil {
 		assertion, session, err = rp.wa.BeginDiscoverableLogin(loginOpts...)
 		st.Purpose = purposeDiscover
@@ -50,7 +53,7 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, user *storage.User, opts
 		if user.ConnectionID != rp.connectionID || user.ID == "" {
 			return Ceremony{}, fmt.Errorf("begin passkey login: user %q is not a user of this connection", user.ID)
 		}
-		creds, lerr := rp.store.ListCredentials(ctx, user.ID, storage.CredentialWebAuthn)
+		creds, lerr := rp.store.ListCredentials(ctx, user.ID, rp.credKind)
 		if lerr != nil {
 			return Ceremony{}, fmt.Errorf("begin passkey login: %w", lerr)
 		}
@@ -67,7 +70,7 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, user *storage.User, opts
 		return Ceremony{}, fmt.Errorf("begin passkey login: %w", err)
 	}
 	st.Session = *session
-	c, err := rp.saveCeremony(ctx, KindLogin, st, assertion.Response)
+	c, err := rp.saveCeremony(ctx, rp.loginKind, st, assertion.Response)
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey login: %w", err)
 	}
@@ -105,11 +108,11 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, resp
 	if !rp.policy.Enabled {
 		return storage.User{}, connector.Method{}, ErrDisabled
 	}
-	st, err := rp.consumeCeremony(ctx, KindLogin, ceremonyID)
+	st, err := rp.consumeCeremony(ctx, rp.loginKind, ceremonyID)
 	if err != nil {
 		return storage.User{}, connector.Method{}, err
 	}
-	if st.Purpose != purposeLogin && st.Purpose != purposeDiscover {
+	if st.Purpose != purposeLogin && (st.Purpose != purposeDiscover || rp.secondFactor) {
 		return storage.User{}, connector.Method{}, ErrCeremonyNotFound
 	}
 	if len(response) == 0 || len(response) > maxResponseBytes {
@@ -120,7 +123,7 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, resp
 		return storage.User{}, connector.Method{}, verificationError("parse authentication response", err)
 	}
 
-	stored, err := rp.store.GetCredentialByExternalID(ctx, storage.CredentialWebAuthn, parsed.RawID)
+	stored, err := rp.store.GetCredentialByExternalID(ctx, rp.credKind, parsed.RawID)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.User{}, connector.Method{}, ErrUnknownCredential
 	}
@@ -159,7 +162,7 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, resp
 	wu := &waUser{id: []byte(user.ID), name: userName(user), displayName: displayName(user)}
 	if st.Purpose == purposeLogin {
 		// go-webauthn checks that the user owns every allowed credential.
-		all, err := rp.store.ListCredentials(ctx, user.ID, storage.CredentialWebAuthn)
+		all, err := rp.store.ListCredentials(ctx, user.ID, rp.credKind)
 		if err != nil {
 			return storage.User{}, connector.Method{}, fmt.Errorf("list passkeys: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/go-webauthn/webauthn/webauthn"
 
+	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/storage"
 )
 
@@ -23,6 +24,11 @@ const (
 	KindRegistration = "webauthn.registration"
 	// KindLogin is the storage.Challenge kind of authentication ceremonies.
 	KindLogin = "webauthn.login"
+	// KindSecondFactorRegistration and KindSecondFactorLogin are the
+	// ceremony kinds of a second-factor relying party (Config.SecondFactor),
+	// so that its ceremonies and passkey ceremonies never finish each other.
+	KindSecondFactorRegistration = "webauthn.2fa.registration"
+	KindSecondFactorLogin        = "webauthn.2fa.login"
 )
 
 // CeremonyTTL is how long a ceremony may be finished after it began. It is
@@ -55,6 +61,35 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now). Ceremony expiry is judged by it.
 	Now func() time.Time
+	// SecondFactor, when set, makes this relying party one for security
+	// keys used as a second factor after another login step, not for
+	// passkeys (see SecondFactor).
+	SecondFactor *SecondFactor
+}
+
+// SecondFactor configures a relying party for roaming authenticators
+// (security keys) used as a second factor. Its ceremonies differ from
+// passkey ones: registration asks for a non-discoverable credential
+// (residentKey "discouraged", WebAuthn L3 §5.4.6) on a cross-platform
+// authenticator (§5.4.5), user verification is preferred or discouraged
+// (§5.8.6), logins always name the user (no discoverable login) and sign-up
+// is refused. Its credentials are stored under their own CredentialKind and
+// its ceremonies under KindSecondFactorRegistration and
+// KindSecondFactorLogin, so a second-factor key never signs in alone as a
+// passkey, and a passkey never counts as a second factor through it.
+// Policy.Enabled and Policy.AuthenticatorAttachment are ignored
+// (cross-platform is enforced); the other Policy fields apply.
+type SecondFactor struct {
+	// CredentialKind is the storage kind of its credentials; it must not be
+	// empty or storage.CredentialWebAuthn.
+	CredentialKind storage.CredentialKind
+	// MethodKind is the evidence kind its ceremonies return (default
+	// connector.MethodSecurityKey).
+	MethodKind connector.MethodKind
+	// UserVerification is UserVerificationPreferred or
+	// UserVerificationDiscouraged (default discouraged: the key is the
+	// second factor, a PIN prompt adds friction).
+	UserVerification UserVerification
 }
 
 // RelyingParty runs passkey ceremonies for one connection (WebAuthn L3 §7,
@@ -70,6 +105,16 @@ type RelyingParty struct {
 	logger       *slog.Logger
 	now          func() time.Time
 	wa           *webauthn.WebAuthn
+
+	// What differs between a passkey and a second-factor relying party.
+	secondFactor  bool
+	credKind      storage.CredentialKind
+	methodKind    connector.MethodKind
+	regKind       string
+	loginKind     string
+	residentKey   protocol.ResidentKeyRequirement
+	requireRK     *bool
+	uvRequirement protocol.UserVerificationRequirement
 }
 
 // New validates cfg and builds the relying party. The RP ID defaults to the
@@ -87,6 +132,19 @@ func New(cfg Config) (*RelyingParty, error) {
 		return nil, fmt.Errorf("new passkey relying party: issuer %q is not an absolute URL", cfg.Issuer)
 	}
 	p := cfg.Policy
+	kinds := rpKinds{
+		credKind: storage.CredentialWebAuthn, methodKind: connector.MethodPasskey,
+		regKind: KindRegistration, loginKind: KindLogin,
+		residentKey: protocol.ResidentKeyRequirementRequired, requireRK: protocol.ResidentKeyRequired(),
+		uv: protocol.UserVerificationRequirement(p.UserVerification),
+	}
+	if sf := cfg.SecondFactor; sf != nil {
+		if kinds, err = sf.kinds(); err != nil {
+			return nil, fmt.Errorf("new passkey relying party: %w", err)
+		}
+		p.Enabled = true
+		p.AuthenticatorAttachment = AttachmentCrossPlatform
+	}
 	rpID := p.RPID
 	if rpID == "" {
 		rpID = strings.ToLower(iss.Hostname())
@@ -119,9 +177,9 @@ func New(cfg Config) (*RelyingParty, error) {
 		AttestationPreference: protocol.ConveyancePreference(p.Attestation),
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			AuthenticatorAttachment: attachment,
-			RequireResidentKey:      protocol.ResidentKeyRequired(),
-			ResidentKey:             protocol.ResidentKeyRequirementRequired,
-			UserVerification:        protocol.UserVerificationRequirement(p.UserVerification),
+			RequireResidentKey:      kinds.requireRK,
+			ResidentKey:             kinds.residentKey,
+			UserVerification:        kinds.uv,
 		},
 		// Clients and password managers add extension outputs nobody asked
 		// for (WebAuthn L3 §9: the RP ignores what it does not understand).
@@ -152,8 +210,59 @@ func New(cfg Config) (*RelyingParty, error) {
 		logger:       logger,
 		now:          now,
 		wa:           wa,
+
+		secondFactor:  cfg.SecondFactor != nil,
+		credKind:      kinds.credKind,
+		methodKind:    kinds.methodKind,
+		regKind:       kinds.regKind,
+		loginKind:     kinds.loginKind,
+		residentKey:   kinds.residentKey,
+		requireRK:     kinds.requireRK,
+		uvRequirement: kinds.uv,
 	}, nil
 }
+
+// rpKinds is what differs between a passkey and a second-factor relying
+// party.
+type rpKinds struct {
+	credKind           storage.CredentialKind
+	methodKind         connector.MethodKind
+	regKind, loginKind string
+	residentKey        protocol.ResidentKeyRequirement
+	requireRK          *bool
+	uv                 protocol.UserVerificationRequirement
+}
+
+// kinds validates sf and returns its settings.
+func (sf *SecondFactor) kinds() (rpKinds, error) {
+	if sf.CredentialKind == "" || sf.CredentialKind == storage.CredentialWebAuthn {
+		return rpKinds{}, fmt.Errorf("second factor: credential kind %q must be set and differ from %q", sf.CredentialKind, storage.CredentialWebAuthn)
+	}
+	k := rpKinds{
+		credKind: sf.CredentialKind, methodKind: sf.MethodKind,
+		regKind: KindSecondFactorRegistration, loginKind: KindSecondFactorLogin,
+		residentKey: protocol.ResidentKeyRequirementDiscouraged, requireRK: protocol.ResidentKeyNotRequired(),
+		uv: protocol.VerificationDiscouraged,
+	}
+	if k.methodKind == "" {
+		k.methodKind = connector.MethodSecurityKey
+	}
+	switch sf.UserVerification {
+	case "", UserVerificationDiscouraged:
+	case UserVerificationPreferred:
+		k.uv = protocol.VerificationPreferred
+	default:
+		return rpKinds{}, fmt.Errorf("second factor: user_verification %q is not one of preferred, discouraged", sf.UserVerification)
+	}
+	return k, nil
+}
+
+// SecondFactorMode reports whether the relying party serves security keys
+// as a second factor (Config.SecondFactor) rather than passkeys.
+func (rp *RelyingParty) SecondFactorMode() bool { return rp.secondFactor }
+
+// CredentialKind is the storage kind of the relying party's credentials.
+func (rp *RelyingParty) CredentialKind() storage.CredentialKind { return rp.credKind }
 
 // Policy returns the relying party's policy.
 func (rp *RelyingParty) Policy() Policy { return rp.policy }

@@ -32,11 +32,14 @@ const (
 // (WebAuthn L3 §5.8.6, UserVerificationRequirement).
 type UserVerification string
 
-// UserVerification values. "discouraged" is deliberately not offered: a
-// passkey without user verification is a single factor.
+// UserVerification values. "discouraged" is deliberately not offered to
+// passkeys (Policy.Validate refuses it): a passkey without user verification
+// is a single factor. Only a second-factor relying party
+// (Config.SecondFactor) accepts it.
 const (
-	UserVerificationRequired  UserVerification = "required"
-	UserVerificationPreferred UserVerification = "preferred"
+	UserVerificationRequired    UserVerification = "required"
+	UserVerificationPreferred   UserVerification = "preferred"
+	UserVerificationDiscouraged UserVerification = "discouraged"
 )
 
 // Attestation is the attestation conveyance preference (WebAuthn L3 §5.4.7).

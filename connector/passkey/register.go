@@ -58,7 +58,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, user storage.User
 	if user.Blocked {
 		return Ceremony{}, fmt.Errorf("begin passkey registration: %w", connector.ErrUserBlocked)
 	}
-	creds, err := rp.store.ListCredentials(ctx, user.ID, storage.CredentialWebAuthn)
+	creds, err := rp.store.ListCredentials(ctx, user.ID, rp.credKind)
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey registration: %w", err)
 	}
@@ -73,7 +73,7 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, user storage.User
 	}
 	st.Purpose = purposeRegister
 	st.UserID = user.ID
-	c, err := rp.saveCeremony(ctx, KindRegistration, st, options)
+	c, err := rp.saveCeremony(ctx, rp.regKind, st, options)
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey registration: %w", err)
 	}
@@ -89,6 +89,9 @@ func (rp *RelyingParty) BeginRegistration(ctx context.Context, user storage.User
 func (rp *RelyingParty) BeginSignup(ctx context.Context, profile connector.Profile, opts RegistrationOptions) (Ceremony, error) {
 	if !rp.policy.Enabled {
 		return Ceremony{}, ErrDisabled
+	}
+	if rp.secondFactor {
+		return Ceremony{}, errors.New("begin passkey sign-up: a second-factor relying party cannot sign users up")
 	}
 	if !rp.policy.AllowPasskeyOnly {
 		return Ceremony{}, &PolicyError{Rule: "allow_passkey_only", Reason: "this connection requires a password; sign up with a password first"}
@@ -120,7 +123,7 @@ func (rp *RelyingParty) BeginSignup(ctx context.Context, profile connector.Profi
 	}
 	st.Purpose = purposeSignup
 	st.Signup = draft
-	c, err := rp.saveCeremony(ctx, KindRegistration, st, options)
+	c, err := rp.saveCeremony(ctx, rp.regKind, st, options)
 	if err != nil {
 		return Ceremony{}, fmt.Errorf("begin passkey sign-up: %w", err)
 	}
@@ -142,7 +145,7 @@ func (rp *RelyingParty) beginRegistration(wu *waUser, exclude []protocol.Credent
 		return ceremonyState{}, protocol.PublicKeyCredentialCreationOptions{}, err
 	}
 	regOpts := []webauthn.RegistrationOption{
-		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
+		webauthn.WithResidentKeyRequirement(rp.residentKey),
 		webauthn.WithExtensions(webauthn.WithExtensionCredProps()),
 	}
 	if len(exclude) > 0 {
@@ -190,11 +193,11 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	if !rp.policy.Enabled {
 		return Registration{}, ErrDisabled
 	}
-	st, err := rp.consumeCeremony(ctx, KindRegistration, ceremonyID)
+	st, err := rp.consumeCeremony(ctx, rp.regKind, ceremonyID)
 	if err != nil {
 		return Registration{}, err
 	}
-	if st.Purpose != purposeRegister && st.Purpose != purposeSignup {
+	if st.Purpose != purposeRegister && (st.Purpose != purposeSignup || rp.secondFactor) {
 		return Registration{}, ErrCeremonyNotFound
 	}
 	parsed, err := parseCreation(response)
@@ -217,6 +220,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 	if err != nil {
 		return Registration{}, err
 	}
+	sc.Kind = rp.credKind
 	now := rp.now().UTC()
 	sc.Name = DefaultName(attrs.AAGUID, st.UserAgent)
 	sc.CreatedAt, sc.UpdatedAt = now, now
@@ -256,7 +260,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 			if err != nil {
 				return fmt.Errorf("lock user: %w", err)
 			}
-			mine, err := rp.store.ListCredentials(ctx, user.ID, storage.CredentialWebAuthn)
+			mine, err := rp.store.ListCredentials(ctx, user.ID, rp.credKind)
 			if err != nil {
 				return fmt.Errorf("list passkeys: %w", err)
 			}
@@ -269,7 +273,7 @@ func (rp *RelyingParty) finishRegistration(ctx context.Context, ceremonyID strin
 				return rp.tooMany()
 			}
 		}
-		if _, err := rp.store.GetCredentialByExternalID(ctx, storage.CredentialWebAuthn, sc.ExternalID); err == nil {
+		if _, err := rp.store.GetCredentialByExternalID(ctx, rp.credKind, sc.ExternalID); err == nil {
 			return ErrCredentialExists
 		} else if !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("look up credential ID: %w", err)
@@ -341,7 +345,7 @@ func parseCreation(response []byte) (*protocol.ParsedCredentialCreationData, err
 // credential.
 func (rp *RelyingParty) method(now time.Time, credentialID string, flags protocol.AuthenticatorFlags, a Attributes, attachment protocol.AuthenticatorAttachment) connector.Method {
 	return connector.Method{
-		Kind:                connector.MethodPasskey,
+		Kind:                rp.methodKind,
 		Time:                now,
 		CredentialID:        credentialID,
 		UserPresent:         flags.HasUserPresent(),
