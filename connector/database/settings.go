@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/latchkey/latchkey/connector/mfa"
 	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/connector/password"
 )
@@ -17,7 +18,8 @@ import (
 //	{"disable_signup": false,
 //	 "password_policy": {"strength": "good", "min_length": 10, "history": 5,
 //	                     "dictionary": true, "personal_info": true},
-//	 "passkeys": {"user_verification": "required", "allow_synced": true}}
+//	 "passkeys": {"user_verification": "required", "allow_synced": true},
+//	 "mfa": {"policy": "always", "passkey_satisfies_mfa": true}}
 //
 // Build them with ParseSettings or DefaultSettings: absent JSON fields take
 // their defaults there, while a zero Settings literal turns the dictionary
@@ -32,6 +34,10 @@ type Settings struct {
 	// Passkeys is the passkey policy (see passkey.Policy for its fields and
 	// defaults).
 	Passkeys passkey.Policy `json:"passkeys"`
+
+	// MFA is the multi-factor policy (see mfa.Policy for its fields and
+	// defaults: off unless set).
+	MFA mfa.Policy `json:"mfa"`
 }
 
 // PasswordPolicy is the JSON form of password.PolicyConfig.
@@ -56,7 +62,7 @@ type PasswordPolicy struct {
 
 // DefaultSettings returns the settings of a connection stored with "{}":
 // sign-up allowed, strength good, dictionary and personal-data rules on, no
-// history; passkeys per passkey.DefaultPolicy.
+// history; passkeys per passkey.DefaultPolicy; MFA per mfa.DefaultPolicy.
 func DefaultSettings() Settings {
 	return Settings{
 		PasswordPolicy: PasswordPolicy{
@@ -65,6 +71,7 @@ func DefaultSettings() Settings {
 			PersonalInfo: true,
 		},
 		Passkeys: passkey.DefaultPolicy(),
+		MFA:      mfa.DefaultPolicy(),
 	}
 }
 
@@ -98,6 +105,9 @@ func (s Settings) Validate() error {
 	}
 	if err := s.Passkeys.Validate(); err != nil {
 		return fmt.Errorf("passkeys: %w", err)
+	}
+	if err := s.MFA.Validate(); err != nil {
+		return fmt.Errorf("mfa: %w", err)
 	}
 	return nil
 }

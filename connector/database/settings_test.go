@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/connector/mfa"
 	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/connector/password"
 )
@@ -41,9 +42,13 @@ func TestParseSettings(t *testing.T) {
 				DictionaryWords: []string{"acme", "Acme2024"},
 			},
 			Passkeys: passkey.DefaultPolicy(),
+			MFA:      mfa.DefaultPolicy(),
 		}},
 		{"passkeys", `{"passkeys": {"allow_synced": false, "max_passkeys": 5, "sign_count_regression": "flag"}}`, with(func(s *Settings) {
 			s.Passkeys.AllowSynced, s.Passkeys.MaxPasskeys, s.Passkeys.SignCountRegression = false, 5, passkey.SignCountFlag
+		})},
+		{"mfa", `{"mfa": {"policy": "always", "passkey_satisfies_mfa": true, "factors": ["otp"], "max_attempts_per_user": 20}}`, with(func(s *Settings) {
+			s.MFA.Policy, s.MFA.PasskeySatisfiesMFA, s.MFA.Factors, s.MFA.MaxAttemptsPerUser = mfa.ModeAlways, true, []mfa.FactorKind{mfa.FactorOTP}, 20
 		})},
 		{"bounds", `{"password_policy": {"min_length": 128, "history": 0}}`, with(func(s *Settings) { s.PasswordPolicy.MinLength = 128 })},
 	}
@@ -85,6 +90,9 @@ func TestParseSettingsErrors(t *testing.T) {
 		{"min length too big", `{"password_policy": {"min_length": 129}}`, "minimum length"},
 		{"bad passkey challenge ui", `{"passkeys": {"challenge_ui": "popup"}}`, `passkeys: challenge_ui "popup"`},
 		{"unknown passkey field", `{"passkeys": {"allow_sync": true}}`, `unknown field "allow_sync"`},
+		{"bad mfa policy", `{"mfa": {"policy": "sometimes"}}`, `mfa: policy "sometimes"`},
+		{"bad mfa factor", `{"mfa": {"factors": ["sms"]}}`, `mfa: factors: "sms"`},
+		{"unknown mfa field", `{"mfa": {"mode": "always"}}`, `unknown field "mode"`},
 		{"min length negative", `{"password_policy": {"min_length": -1}}`, "minimum length"},
 		{"history too big", `{"password_policy": {"history": 25}}`, "history must be 0..24"},
 		{"wrong type", `{"password_policy": {"history": "5"}}`, "cannot unmarshal"},
