@@ -61,6 +61,7 @@ var cases = []testCase{
 	{"claims_parameter", testClaimsParameter},
 	{"acr_password", testACRPassword},
 	{"unknown_scopes_ignored", testUnknownScopesIgnored},
+	{"auth_style_autodetect", testAuthStyleAutoDetect},
 	{"refresh_rotation_and_reuse", testRefreshRotationAndReuse},
 	{"userinfo", testUserinfo},
 	{"revocation", testRevocation},
