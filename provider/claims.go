@@ -16,6 +16,9 @@ const (
 	// ACRPhishingResistantHardware is "phrh": phishing-resistant and the key
 	// is protected by hardware (a device-bound passkey).
 	ACRPhishingResistantHardware = "phrh"
+	// ACRMultiFactor is the OpenID PAPE multi-factor policy URI: a login
+	// that completed a second factor (TOTP, recovery code, security key).
+	ACRMultiFactor = "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
 )
 
 // evidenceRule says which amr values (RFC 8176, plus "pop") and which acr one
@@ -35,6 +38,35 @@ func evidenceRules() []evidenceRule {
 			kind: connector.MethodPassword,
 			amr:  func(connector.Method) []string { return []string{"pwd"} },
 			acr:  func(connector.Method) string { return "" },
+		},
+		{
+			// RFC 8176: "otp" for a one-time password, and the second
+			// factor makes the login multi-factor.
+			kind: connector.MethodOTP,
+			amr:  func(connector.Method) []string { return []string{"otp", "mfa"} },
+			acr:  func(connector.Method) string { return ACRMultiFactor },
+		},
+		{
+			// RFC 8176 has no value for a recovery code ("otp" names
+			// RFC 4226/6238 generators); it still completes a second factor.
+			kind: connector.MethodRecoveryCode,
+			amr:  func(connector.Method) []string { return []string{"mfa"} },
+			acr:  func(connector.Method) string { return ACRMultiFactor },
+		},
+		{
+			// A roaming WebAuthn key used as the second factor: the key's own
+			// evidence as for a passkey, plus "mfa" for the second factor.
+			// It is multi-factor, not phr: the first factor was not
+			// phishing resistant.
+			kind: connector.MethodSecurityKey,
+			amr: func(m connector.Method) []string {
+				amr := passkeyAMR(m)
+				if !slices.Contains(amr, "mfa") {
+					amr = append(amr, "mfa")
+				}
+				return amr
+			},
+			acr: func(connector.Method) string { return ACRMultiFactor },
 		},
 		{
 			kind: connector.MethodPasskey,
@@ -81,12 +113,15 @@ func hardwareBound(m connector.Method) bool {
 	return !m.AttestationRequired || m.AttestationVerified
 }
 
-// acrRank orders the acr values Latchkey issues by strength.
+// acrRank orders the acr values Latchkey issues by strength: a passkey's
+// class is stronger than multi-factor (docs/amr.md).
 func acrRank(acr string) int {
 	switch acr {
 	case ACRPhishingResistantHardware:
-		return 2
+		return 3
 	case ACRPhishingResistant:
+		return 2
+	case ACRMultiFactor:
 		return 1
 	}
 	return 0
@@ -116,9 +151,13 @@ func EvidenceClaims(methods []connector.Method) (amr []string, acr string) {
 	return amr, acr
 }
 
-// KnownACR reports whether Latchkey issues the acr value (and so can enforce
-// a request for it).
-func KnownACR(acr string) bool { return acrRank(acr) > 0 }
+// KnownACR reports whether Latchkey enforces a request for the acr value:
+// phr and phrh. The multi-factor URI is issued after a second factor, but a
+// request for it is a step-up that the MFA step of the login handles, so it
+// is not enforced here.
+func KnownACR(acr string) bool {
+	return acr == ACRPhishingResistant || acr == ACRPhishingResistantHardware
+}
 
 // ACRSatisfies reports whether a login whose acr is have satisfies a request
 // for want: "phrh" satisfies "phr" and "phrh"; "phr" satisfies "phr".

@@ -64,6 +64,18 @@ func TestEvidenceClaims(t *testing.T) {
 			have:        []connector.Method{pwd, {Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true}},
 			expectedAMR: []string{"pwd", "pop", "hwk", "user", "mfa"}, expectedACR: "phrh",
 		},
+		{name: "password + otp", have: []connector.Method{pwd, {Kind: connector.MethodOTP, Time: now}},
+			expectedAMR: []string{"pwd", "otp", "mfa"}, expectedACR: provider.ACRMultiFactor},
+		{name: "password + recovery code", have: []connector.Method{pwd, {Kind: connector.MethodRecoveryCode, Time: now}},
+			expectedAMR: []string{"pwd", "mfa"}, expectedACR: provider.ACRMultiFactor},
+		{name: "password + device-bound security key", have: []connector.Method{pwd, {Kind: connector.MethodSecurityKey, UserPresent: true}},
+			expectedAMR: []string{"pwd", "pop", "hwk", "user", "mfa"}, expectedACR: provider.ACRMultiFactor},
+		{name: "password + synced key as second factor", have: []connector.Method{pwd, {Kind: connector.MethodSecurityKey, UserPresent: true, BackupEligible: true}},
+			expectedAMR: []string{"pwd", "pop", "swk", "user", "mfa"}, expectedACR: provider.ACRMultiFactor},
+		{name: "synced passkey + otp keeps phr", have: []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, BackupEligible: true}, {Kind: connector.MethodOTP}},
+			expectedAMR: []string{"pop", "swk", "user", "otp", "mfa"}, expectedACR: "phr"},
+		{name: "device-bound passkey + otp keeps phrh", have: []connector.Method{{Kind: connector.MethodPasskey, UserPresent: true, UserVerified: true}, {Kind: connector.MethodOTP}},
+			expectedAMR: []string{"pop", "hwk", "user", "mfa", "otp"}, expectedACR: "phrh"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +148,10 @@ func TestACRSatisfies(t *testing.T) {
 			t.Errorf("ACRSatisfies(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.expected)
 		}
 	}
-	if !provider.KnownACR("phr") || !provider.KnownACR("phrh") || provider.KnownACR("pwd") {
-		t.Error("KnownACR: phr and phrh are known, nothing else")
+	if !provider.KnownACR("phr") || !provider.KnownACR("phrh") || provider.KnownACR("pwd") || provider.KnownACR(provider.ACRMultiFactor) {
+		t.Error("KnownACR: phr and phrh are enforced, nothing else")
+	}
+	if !provider.ACRSatisfies("phr", provider.ACRMultiFactor) || provider.ACRSatisfies(provider.ACRMultiFactor, "phr") {
+		t.Error("a passkey class is stronger than multi-factor, not the other way round")
 	}
 }
