@@ -58,6 +58,11 @@ func negativeCases(t *testing.T, e *env) {
 	_ = bob
 	aliceB := e.newBrowser(t)
 	e.passkeyLogin(t, aliceB, e.authz(t, webClient, "openid"), authA, "")
+	authX := passkeytest.New(e.issuer)
+	blocked, _ := e.passkeyUser(t, authX, "", "pk-blocked@example.com")
+	if _, err := e.store.UpdateUser(bg(), blocked.ID, func(u *storage.User) error { u.Blocked = true; return nil }); err != nil {
+		t.Fatalf("block user: %v", err)
+	}
 	authM := passkeytest.New(e.issuer)
 	e.passkeyUser(t, authM, connMaxOne, "pk-max@example.com")
 	maxB := e.newBrowser(t)
@@ -259,6 +264,34 @@ func negativeCases(t *testing.T, e *env) {
 			return finishLogin(b, state, c, assertion(t, authA, c, passkeytest.Tamper{}),
 				map[string]string{"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"})
 		}},
+		{name: "ceremony_of_another_flow", prepare: func(t *testing.T, b *browser) func() jsonResponse {
+			_, c := login(t, b, "")
+			other := e.loginState(t, b, e.authz(t, webClient, "openid"))
+			return finishLogin(b, other, c, assertion(t, authA, c, passkeytest.Tamper{}), nil)
+		}},
+		{name: "passkey_of_another_connection", prepare: func(t *testing.T, b *browser) func() jsonResponse {
+			state := e.loginState(t, b, e.authz(t, webClient, "openid").set("connection", connButton))
+			c := e.mustBegin(t, b, pathLoginBegin, map[string]any{"state": state})
+			return finishLogin(b, state, c, assertion(t, authA, c, passkeytest.Tamper{Credential: credA}), nil)
+		}},
+		{name: "blocked_user", prepare: func(t *testing.T, b *browser) func() jsonResponse {
+			state, c := login(t, b, "")
+			return finishLogin(b, state, c, assertion(t, authX, c, passkeytest.Tamper{}), nil)
+		}},
+		{name: "signup_existing_email", prepare: func(t *testing.T, b *browser) func() jsonResponse {
+			a := e.authz(t, webClient, "openid").set("prompt", "create")
+			p := b.get(t, a.String())
+			state := p.URL.Query().Get("state")
+			return func() jsonResponse {
+				return e.apiPost(t, b, pathRegisterBegin, map[string]any{"state": state, "email": alice.Email}, nil)
+			}
+		}},
+		{name: "signup_on_connection_without_signup", prepare: func(t *testing.T, b *browser) func() jsonResponse {
+			state := e.loginState(t, b, e.authz(t, webClient, "openid").set("connection", inviteOnlyConnection))
+			return func() jsonResponse {
+				return e.apiPost(t, b, pathRegisterBegin, map[string]any{"state": state, "email": "uninvited@example.com"}, nil)
+			}
+		}},
 		{name: "cross_site_begin", statuses: []int{http.StatusForbidden}, prepare: func(t *testing.T, b *browser) func() jsonResponse {
 			state := e.loginState(t, b, e.authz(t, webClient, "openid"))
 			return func() jsonResponse {
@@ -390,5 +423,3 @@ func containsAny(s string, words []string) bool {
 	}
 	return false
 }
-
-var _ = storage.ErrNotFound
