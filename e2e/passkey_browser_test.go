@@ -36,6 +36,7 @@ func TestPasskeyBrowser(t *testing.T) {
 			{"signup", testBrowserSignup},
 			{"login_autofill_synced", testBrowserAutofill},
 			{"login_autofill_device_bound", testBrowserDeviceBound},
+			{"signup_and_login_device_bound", testBrowserDeviceBoundSignup},
 			{"login_button", testBrowserButton},
 			{"login_email_then_passkey", testBrowserEmailFirst},
 			{"acr_phrh_with_synced_passkey", testBrowserACRPhrh},
@@ -239,12 +240,19 @@ func seededTab(t *testing.T, e *pkEnv, connection, email string, synced bool) (*
 // returns the callback's query.
 func browserSignup(t *testing.T, e *pkEnv, tb *tab, email string) url.Values {
 	t.Helper()
+	return browserSignupKind(t, e, tb, email, false)
+}
+
+// browserSignupKind is browserSignup for a synced or device-bound
+// authenticator (the tab's), checking the claims of that kind.
+func browserSignupKind(t *testing.T, e *pkEnv, tb *tab, email string, deviceBound bool) url.Values {
+	t.Helper()
 	f := e.browserAuth(t, map[string]string{"prompt": "create"})
 	tb.navigate(t, f.url)
 	startPasskeySignup(t, e, tb, email)
 	q := waitCallback(t, e, tb)
 	c := e.redeem(t, f, q)
-	checkPasskeyClaims(t, c, false)
+	checkPasskeyClaims(t, c, deviceBound)
 	return q
 }
 
@@ -313,6 +321,26 @@ func testBrowserDeviceBound(t *testing.T, e *pkEnv) {
 	checkPasskeyClaims(t, c, true)
 	if c.Sub != u.ID {
 		t.Errorf("sub %q, want %q", c.Sub, u.ID)
+	}
+}
+
+// testBrowserDeviceBoundSignup: a credential the virtual authenticator
+// creates with BE=0/BS=0 signs up and logs in with hwk and phrh, and
+// satisfies acr_values=phrh.
+func testBrowserDeviceBoundSignup(t *testing.T, e *pkEnv) {
+	tb := newTab(t, authOptions{Synced: false})
+	email := "pk-browser-bound-signup@example.com"
+	browserSignupKind(t, e, tb, email, true)
+	u, _ := e.userByEmail(t, "", email)
+	f := e.browserAuth(t, map[string]string{"prompt": "login", "acr_values": "phrh"})
+	tb.navigate(t, f.url)
+	c := e.redeem(t, f, waitCallback(t, e, tb))
+	checkPasskeyClaims(t, c, true)
+	if c.Sub != u.ID {
+		t.Errorf("sub %q, want %q", c.Sub, u.ID)
+	}
+	if held := tb.credentials(t); len(held) != 1 || held[0].BackupEligibility || held[0].BackupState {
+		t.Errorf("the authenticator's credential is not device-bound: %+v", held)
 	}
 }
 
