@@ -152,15 +152,16 @@ func EvidenceClaims(methods []connector.Method) (amr []string, acr string) {
 }
 
 // KnownACR reports whether Latchkey enforces a request for the acr value:
-// phr and phrh. The multi-factor URI is issued after a second factor, but a
-// request for it is a step-up that the MFA step of the login handles, so it
-// is not enforced here.
+// phr, phrh and the multi-factor URI. A multi-factor request is a step-up:
+// the login's MFA step asks for a second factor (also of a user already
+// logged in); a passkey's class ranks above it and satisfies it.
 func KnownACR(acr string) bool {
-	return acr == ACRPhishingResistant || acr == ACRPhishingResistantHardware
+	return acr == ACRPhishingResistant || acr == ACRPhishingResistantHardware || acr == ACRMultiFactor
 }
 
 // ACRSatisfies reports whether a login whose acr is have satisfies a request
-// for want: "phrh" satisfies "phr" and "phrh"; "phr" satisfies "phr".
+// for want: "phrh" satisfies "phr" and "phrh"; "phr" satisfies "phr"; each
+// of them satisfies the multi-factor URI.
 func ACRSatisfies(have, want string) bool {
 	return acrRank(want) > 0 && acrRank(have) >= acrRank(want)
 }

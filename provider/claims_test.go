@@ -148,10 +148,23 @@ func TestACRSatisfies(t *testing.T) {
 			t.Errorf("ACRSatisfies(%q, %q) = %v, want %v", tc.have, tc.want, got, tc.expected)
 		}
 	}
-	if !provider.KnownACR("phr") || !provider.KnownACR("phrh") || provider.KnownACR("pwd") || provider.KnownACR(provider.ACRMultiFactor) {
-		t.Error("KnownACR: phr and phrh are enforced, nothing else")
+	if !provider.KnownACR("phr") || !provider.KnownACR("phrh") || provider.KnownACR("pwd") || !provider.KnownACR(provider.ACRMultiFactor) {
+		t.Error("KnownACR: phr, phrh and multi-factor are enforced, nothing else")
 	}
 	if !provider.ACRSatisfies("phr", provider.ACRMultiFactor) || provider.ACRSatisfies(provider.ACRMultiFactor, "phr") {
 		t.Error("a passkey class is stronger than multi-factor, not the other way round")
+	}
+}
+
+func TestSessionExtraClaims(t *testing.T) {
+	s := &provider.Session{Auth: provider.Authentication{AccessTokenExtra: map[string]any{
+		"https://example.com/plan": "pro", "scope": "admin", "active": false, "sub": "x",
+	}}}
+	got := s.GetExtraClaims()
+	if len(got) != 1 || got["https://example.com/plan"] != "pro" {
+		t.Errorf("GetExtraClaims = %v, want only the custom claim", got)
+	}
+	if (&provider.Session{}).GetExtraClaims() != nil {
+		t.Error("GetExtraClaims of a session without custom claims is not nil")
 	}
 }

@@ -38,6 +38,11 @@ type Authentication struct {
 	// IDTokenExtra holds the user claims for the ID token (see UserClaims).
 	// Registered claims (iss, sub, aud, exp, iat, nonce, ...) are ignored.
 	IDTokenExtra map[string]any `json:"id_token_extra,omitempty"`
+	// AccessTokenExtra holds custom claims of the access token (set by
+	// post-login actions). Latchkey's access tokens are opaque: the claims
+	// are members of the introspection response (RFC 7662 section 2.2).
+	// Members the response sets itself are ignored.
+	AccessTokenExtra map[string]any `json:"access_token_extra,omitempty"`
 	// UserinfoClaims names claims the client asked for at the userinfo
 	// endpoint through the claims request parameter.
 	UserinfoClaims []string `json:"userinfo_claims,omitempty"`
@@ -80,6 +85,7 @@ func (p *Provider) NewSession(a Authentication) *Session {
 	}
 	a.AMR = slices.Clone(a.AMR)
 	a.IDTokenExtra = maps.Clone(a.IDTokenExtra)
+	a.AccessTokenExtra = maps.Clone(a.AccessTokenExtra)
 	a.UserinfoClaims = slices.Clone(a.UserinfoClaims)
 	return &Session{
 		DefaultSession: &openid.DefaultSession{
@@ -118,6 +124,30 @@ func (s *Session) Authentication() Authentication {
 	}
 	return s.Auth
 }
+
+// reservedIntrospectionClaims are the members of an introspection response
+// that fosite or Latchkey set; AccessTokenExtra never replaces them.
+func reservedIntrospectionClaims() []string {
+	return []string{"active", "scope", "client_id", "username", "token_type", "exp", "iat", "nbf",
+		"sub", "aud", "iss", "jti", "acr", "amr", "auth_time", "sid"}
+}
+
+// GetExtraClaims implements fosite.ExtraClaimsSession: the access token's
+// custom claims, which fosite adds to the introspection response.
+func (s *Session) GetExtraClaims() map[string]any {
+	if s == nil || len(s.Auth.AccessTokenExtra) == 0 {
+		return nil
+	}
+	out := make(map[string]any, len(s.Auth.AccessTokenExtra))
+	for k, v := range s.Auth.AccessTokenExtra {
+		if !slices.Contains(reservedIntrospectionClaims(), k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+var _ fosite.ExtraClaimsSession = (*Session)(nil)
 
 // Clone implements fosite.Session with a deep copy (fosite clones the
 // session of a refresh token before it changes the expiry times).
