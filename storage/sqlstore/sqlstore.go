@@ -109,7 +109,15 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	gcfg := &gorm.Config{
 		SkipDefaultTransaction: true,
-		PrepareStmt:            true,
+		// Prepared statements: on PostgreSQL pgx prepares and caches every
+		// statement per connection by itself (QueryExecModeCacheStatement),
+		// and GORM's own cache must stay off there: it shares one
+		// preparation among concurrent callers, so a caller whose context
+		// ends (a client hanging up) failed the others with its error, and
+		// it closes a statement that every connection shares when one
+		// connection breaks ("sql: statement is closed"). SQLite's driver
+		// caches nothing, and a cancelled SQLite query breaks no connection.
+		PrepareStmt: driver == DriverSQLite,
 		// Name every column: SELECT * would break prepared statements when a
 		// later migration adds a column while old replicas still run.
 		QueryFields: true,
