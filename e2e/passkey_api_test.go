@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/latchkey/latchkey/connector/passkey/passkeytest"
@@ -67,6 +68,43 @@ func TestPasskeyAPI(t *testing.T) {
 			}
 			if err := json.Unmarshal(cer.PublicKey, &opts); err != nil || len(opts.AllowCredentials) != 1 {
 				t.Errorf("email-first options: allowCredentials %v (%v): %s", opts.AllowCredentials, err, cer.PublicKey)
+			}
+		})
+		t.Run("concurrent_finish", func(t *testing.T) {
+			// Ten copies of one valid finish at once: exactly one logs in.
+			auth := passkeytest.New(e.issuer)
+			u, _ := e.passkeyUser(t, auth, "", "pk-concurrent@example.com")
+			b := e.newBrowser(t)
+			state := e.loginState(t, b, e.authz(t, webClient, "openid"))
+			c := e.mustBegin(t, b, pathLoginBegin, map[string]any{"state": state})
+			resp, err := auth.Get(c.PublicKey, passkeytest.Tamper{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := map[string]any{"state": state, "ceremony": c.ID, "credential": json.RawMessage(resp)}
+			var wg sync.WaitGroup
+			statuses := make([]int, 10)
+			for i := range statuses {
+				wg.Go(func() {
+					statuses[i] = e.apiPost(t, e.newBrowser(t), pathLoginFinish, body, nil).Status
+				})
+			}
+			wg.Wait()
+			ok := 0
+			for _, s := range statuses {
+				switch {
+				case s == 200:
+					ok++
+				case s < 400 || s > 499:
+					t.Errorf("a concurrent finish answered %d", s)
+				}
+			}
+			sessions, err := e.store.ListUserSessions(bg(), u.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != 1 || len(sessions) != 1 || storedCount(t, e.env, u.ID) != 1 {
+				t.Errorf("10 concurrent finishes: %d succeeded, %d sessions, counter %d; want 1, 1, 1 (statuses %v)", ok, len(sessions), storedCount(t, e.env, u.ID), statuses)
 			}
 		})
 		t.Run("device_bound", func(t *testing.T) {

@@ -396,6 +396,9 @@ func testBrowserEmailFirst(t *testing.T, e *pkEnv) {
 	email := "pk-browser-email@example.com"
 	tb, u := seededTab(t, e, connButton, email, true)
 	f := e.browserAuth(t, map[string]string{"connection": connButton})
+	if p := e.newBrowser(t).get(t, f.url); !strings.Contains(p.Body, "data-passkey-button") || strings.Contains(p.Body, "data-autofill") {
+		t.Errorf("challenge_ui=button: the login page should have the passkey button and no autofill")
+	}
 	tb.navigate(t, f.url)
 	waitPath(t, e, tb, "/u/login")
 	tb.do(t, "enter the email", chromedp.WaitVisible(chromedp.CSS("#username")), chromedp.SendKeys(chromedp.CSS("#username"), email+"\r"))
@@ -474,6 +477,12 @@ func testBrowserEnrollAndAccount(t *testing.T, e *pkEnv) {
 	f := e.browserAuth(t, nil)
 	tb.navigate(t, f.url)
 	waitPath(t, e, tb, "/u/login")
+	// The authenticator holds no passkey: the autofill request is rejected
+	// (headless Chromium does so at once); the page must not show it.
+	time.Sleep(500 * time.Millisecond)
+	if msg := passkeyError(tb); msg != "" {
+		t.Errorf("a rejected autofill request shows an error: %q", msg)
+	}
 	tb.do(t, "enter the email", chromedp.WaitVisible(chromedp.CSS("#username")), chromedp.SendKeys(chromedp.CSS("#username"), email+"\r"))
 	waitPath(t, e, tb, "/u/login/password")
 	tb.do(t, "enter the password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), userPassword+"\r"))
