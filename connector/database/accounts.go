@@ -114,10 +114,13 @@ func (c *Connection) newUser(p connector.Profile) (storage.User, error) {
 	if err := validateEmail(u.Email); err != nil {
 		return storage.User{}, err
 	}
-	if u.Username != "" {
-		if err := validateUsername(u.Username); err != nil {
+	switch {
+	case u.Username != "":
+		if err := c.settings.UsernameSettings.check(u.Username); err != nil {
 			return storage.User{}, err
 		}
+	case c.settings.RequiresUsername:
+		return storage.User{}, &connector.FieldError{Field: "username", Message: msgUsernameRequired}
 	}
 	for _, f := range []struct {
 		field, value string
@@ -172,25 +175,36 @@ func (c *Connection) ChangePassword(ctx context.Context, userID, newPassword str
 	if u.ConnectionID != c.conn.ID {
 		return fmt.Errorf("change password: user of another connection: %w", storage.ErrNotFound)
 	}
-	n := c.settings.PasswordPolicy.History
-	var history []string
-	if n > 0 {
-		if history, err = c.recentHashes(ctx, userID, n); err != nil {
-			return fmt.Errorf("change password: %w", err)
-		}
-	}
-	if err := c.policy.Check(ctx, newPassword, personalInfo(u), history); err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
-	hash, err := c.hasher.Hash(ctx, newPassword)
+	hash, keep, err := c.preparePassword(ctx, u, newPassword)
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := c.store.SetPassword(ctx, userID, hash, max(n-1, 0)); err != nil {
+	if err := c.store.SetPassword(ctx, userID, hash, keep); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	c.logger.InfoContext(ctx, "password changed", "user_id", userID)
 	return nil
+}
+
+// preparePassword checks a new password for u against the policy, history
+// included, and hashes it. It returns the hash and how many retired hashes
+// SetPassword keeps: with a history of N, the new password must differ from
+// the current one and the N-1 before it, and N-1 retired hashes are kept.
+func (c *Connection) preparePassword(ctx context.Context, u storage.User, pw string) (hash string, keep int, err error) {
+	n := c.settings.PasswordPolicy.History
+	var history []string
+	if n > 0 {
+		if history, err = c.recentHashes(ctx, u.ID, n); err != nil {
+			return "", 0, err
+		}
+	}
+	if err := c.policy.Check(ctx, pw, personalInfo(u), history); err != nil {
+		return "", 0, err
+	}
+	if hash, err = c.hasher.Hash(ctx, pw); err != nil {
+		return "", 0, err
+	}
+	return hash, max(n-1, 0), nil
 }
 
 // recentHashes returns up to n of the user's password hashes, newest first:

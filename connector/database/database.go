@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/latchkey/latchkey/connector"
@@ -35,6 +34,8 @@ type Connection struct {
 	now      func() time.Time
 	// passkeys is nil when the connection offers no passkeys.
 	passkeys *passkey.RelyingParty
+	// lifecycle: brute-force allow list, mail (see bruteforce.go).
+	lifecycle
 }
 
 // The capabilities a Connection offers.
@@ -100,9 +101,10 @@ func (c *Connection) PasswordRules() []string { return c.policy.Describe() }
 // SignupAllowed reports whether people may sign up themselves.
 func (c *Connection) SignupAllowed() bool { return !c.settings.DisableSignup }
 
-// LookupUser finds the connection's user by email, or by username when
-// identifier has no '@'. Identifiers are compared trimmed and lower-cased.
-// No such user gives an error wrapping storage.ErrNotFound.
+// LookupUser finds the connection's user by email when identifier is a
+// valid email address, and by username otherwise (usernames are never in
+// email format). Identifiers are compared trimmed and lower-cased. No such
+// user gives an error wrapping storage.ErrNotFound.
 func (c *Connection) LookupUser(ctx context.Context, identifier string) (storage.User, error) {
 	id := normalizeIdentifier(identifier)
 	var (
@@ -112,7 +114,7 @@ func (c *Connection) LookupUser(ctx context.Context, identifier string) (storage
 	switch {
 	case id == "":
 		err = storage.ErrNotFound
-	case strings.Contains(id, "@"):
+	case validateEmail(id) == nil:
 		u, err = c.store.GetUserByEmail(ctx, c.conn.ID, id)
 	default:
 		u, err = c.store.GetUserByUsername(ctx, c.conn.ID, id)
@@ -123,7 +125,8 @@ func (c *Connection) LookupUser(ctx context.Context, identifier string) (storage
 	return u, nil
 }
 
-// Login checks identifier and password. It returns
+// login checks identifier and password (Login adds brute-force
+// protection around it). It returns
 // connector.ErrInvalidCredentials for an unknown user, a user without a
 // password and a wrong password alike, spending a hash's time in each case;
 // connector.ErrUserBlocked for a blocked user whose password is right; and
@@ -132,7 +135,7 @@ func (c *Connection) LookupUser(ctx context.Context, identifier string) (storage
 // On success it records the login time on the user and the use on the
 // credential, and replaces a hash made with other parameters (or imported
 // from bcrypt) by a fresh one.
-func (c *Connection) Login(ctx context.Context, identifier, pw string) (storage.User, connector.Method, error) {
+func (c *Connection) login(ctx context.Context, identifier, pw string) (storage.User, connector.Method, error) {
 	if pw == "" || len(pw) > maxPasswordBytes {
 		// No account can have this password; the answer does not depend on
 		// the identifier, so it needs no hashing to hide anything.

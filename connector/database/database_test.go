@@ -201,7 +201,7 @@ func TestSignup(t *testing.T) {
 				{"existing account before a weak password", connector.Profile{Email: "dee@example.com"}, "x", "", "", true},
 				{"invalid email", connector.Profile{Email: "dee@localhost"}, goodPassword, "email", "", false},
 				{"missing email", connector.Profile{}, goodPassword, "email", "", false},
-				{"invalid username", connector.Profile{Email: "eve@example.com", Username: "eve@home"}, goodPassword, "username", "", false},
+				{"username in email format", connector.Profile{Email: "eve@example.com", Username: "eve@home.example"}, goodPassword, "username", "", false},
 				{"long name", connector.Profile{Email: "eve@example.com", Name: strings.Repeat("é", 256)}, goodPassword, "name", "", false},
 				{"long locale", connector.Profile{Email: "eve@example.com", Locale: strings.Repeat("x", 36)}, goodPassword, "locale", "", false},
 				{"empty password", connector.Profile{Email: "eve@example.com"}, "", "", password.RuleMinLength, false},

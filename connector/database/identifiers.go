@@ -13,8 +13,6 @@ import (
 const (
 	// maxEmailLen is the longest address SMTP carries (RFC 5321 4.5.3.1.3).
 	maxEmailLen = 254
-	// maxUsernameLen bounds usernames.
-	maxUsernameLen = 64
 	// maxNameLen bounds the name fields, in characters.
 	maxNameLen = 255
 	// maxLocaleLen bounds the locale (a BCP 47 tag; 35 covers the longest
@@ -24,9 +22,9 @@ const (
 
 // Messages for rejected identifiers (Auth0's wording where it has one).
 const (
-	msgEmailRequired   = "Email is required."
-	msgEmailInvalid    = "Email is not valid."
-	msgUsernameInvalid = "Username may only contain letters, numbers and the characters _ . + - (at most 64)."
+	msgEmailRequired    = "Email is required."
+	msgEmailInvalid     = "Email is not valid."
+	msgUsernameRequired = "Username is required."
 )
 
 // normalizeIdentifier trims and lower-cases an email or username.
@@ -58,22 +56,6 @@ func validateEmail(email string) error {
 	for _, l := range labels {
 		if l == "" {
 			return &connector.FieldError{Field: "email", Message: msgEmailInvalid}
-		}
-	}
-	return nil
-}
-
-// validateUsername checks a normalised, non-empty username: 1..64
-// characters from a-z, 0-9 and "_.+-". It never contains '@', so an
-// identifier with '@' is always an email.
-func validateUsername(username string) error {
-	if len(username) == 0 || len(username) > maxUsernameLen {
-		return &connector.FieldError{Field: "username", Message: msgUsernameInvalid}
-	}
-	for i := 0; i < len(username); i++ {
-		c := username[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("_.+-", c) >= 0) {
-			return &connector.FieldError{Field: "username", Message: msgUsernameInvalid}
 		}
 	}
 	return nil

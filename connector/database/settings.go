@@ -35,6 +35,11 @@ type Settings struct {
 	// defaults).
 	Passkeys passkey.Policy `json:"passkeys"`
 
+	// UsernameSettings: requires_username, username_min, username_max.
+	UsernameSettings
+	// BruteForce is the brute-force protection (see BruteForce).
+	BruteForce BruteForce `json:"brute_force"`
+
 	// MFA is the multi-factor policy (see mfa.Policy for its fields and
 	// defaults: off unless set).
 	MFA mfa.Policy `json:"mfa"`
@@ -71,7 +76,10 @@ func DefaultSettings() Settings {
 			PersonalInfo: true,
 		},
 		Passkeys: passkey.DefaultPolicy(),
-		MFA:      mfa.DefaultPolicy(),
+		// Usernames 1..15 characters, optional; brute-force protection on.
+		UsernameSettings: defaultUsernameSettings(),
+		BruteForce:       DefaultBruteForce(),
+		MFA:              mfa.DefaultPolicy(),
 	}
 }
 
@@ -105,6 +113,12 @@ func (s Settings) Validate() error {
 	}
 	if err := s.Passkeys.Validate(); err != nil {
 		return fmt.Errorf("passkeys: %w", err)
+	}
+	if err := s.UsernameSettings.validate(); err != nil {
+		return err
+	}
+	if err := s.BruteForce.validate(); err != nil {
+		return fmt.Errorf("brute_force: %w", err)
 	}
 	if err := s.MFA.Validate(); err != nil {
 		return fmt.Errorf("mfa: %w", err)

@@ -41,8 +41,10 @@ func TestParseSettings(t *testing.T) {
 				Strength: password.StrengthFair, MinLength: 12, History: 24,
 				DictionaryWords: []string{"acme", "Acme2024"},
 			},
-			Passkeys: passkey.DefaultPolicy(),
-			MFA:      mfa.DefaultPolicy(),
+			Passkeys:         passkey.DefaultPolicy(),
+			MFA:              mfa.DefaultPolicy(),
+			UsernameSettings: defaultUsernameSettings(),
+			BruteForce:       DefaultBruteForce(),
 		}},
 		{"passkeys", `{"passkeys": {"allow_synced": false, "max_passkeys": 5, "sign_count_regression": "flag"}}`, with(func(s *Settings) {
 			s.Passkeys.AllowSynced, s.Passkeys.MaxPasskeys, s.Passkeys.SignCountRegression = false, 5, passkey.SignCountFlag
@@ -160,30 +162,6 @@ func TestValidateEmail(t *testing.T) {
 				t.Fatalf("validateEmail(%q) = %v, want FieldError email %q", tt.have, err, tt.expected)
 			}
 		})
-	}
-}
-
-func TestValidateUsername(t *testing.T) {
-	tests := []struct {
-		have     string
-		expected bool
-	}{
-		{"jdoe", true},
-		{"j", true},
-		{"john.doe_77+x-y", true},
-		{strings.Repeat("a", 64), true},
-		{strings.Repeat("a", 65), false},
-		{"", false},
-		{"john@doe", false},
-		{"john doe", false},
-		{"jöhn", false},
-		{"JDOE", false}, // callers normalise first
-	}
-	for _, tt := range tests {
-		err := validateUsername(tt.have)
-		if (err == nil) != tt.expected {
-			t.Errorf("validateUsername(%q) = %v, want valid %v", tt.have, err, tt.expected)
-		}
 	}
 }
 
