@@ -789,3 +789,41 @@ func TestUnblockByMail(t *testing.T) {
 		}
 	})
 }
+
+func TestEmailLimit(t *testing.T) {
+	sqltest.ForEach(t, func(t *testing.T, s *sqlstore.Store) {
+		ctx := context.Background()
+		h := newHasher(t, testParams())
+		c := liveConn(t, s, h, `{}`)
+		u := mustSignup(t, c, connector.Profile{Email: "ada@example.com"}, goodPassword)
+		_, err := c.CreateUser(ctx, connector.Profile{Email: "pk@example.com"}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range MaxEmailsPerHour {
+			if tok, err := c.StartPasswordReset(ctx, "ada@example.com"); tok == "" || err != nil {
+				t.Fatalf("reset %d: %q, %v", i+1, tok, err)
+			}
+			if tok, err := c.StartPasskeyRecovery(ctx, "pk@example.com"); tok == "" || err != nil {
+				t.Fatalf("recovery %d: %q, %v", i+1, tok, err)
+			}
+			if _, _, err := c.StartEmailVerification(ctx, u.ID); err != nil {
+				t.Fatalf("verification %d: %v", i+1, err)
+			}
+		}
+		if tok, err := c.StartPasswordReset(ctx, "ada@example.com"); tok != "" || err != nil {
+			t.Errorf("reset past the limit: %q, %v; want silence", tok, err)
+		}
+		if tok, err := c.StartPasskeyRecovery(ctx, "pk@example.com"); tok != "" || err != nil {
+			t.Errorf("recovery past the limit: %q, %v; want silence", tok, err)
+		}
+		if _, _, err := c.StartEmailVerification(ctx, u.ID); !errors.Is(err, ErrTooManyEmails) {
+			t.Errorf("verification past the limit: %v, want ErrTooManyEmails", err)
+		}
+		// The limit is per user: others are unaffected.
+		mustSignup(t, c, connector.Profile{Email: "bo@example.com"}, goodPassword)
+		if tok, err := c.StartPasswordReset(ctx, "bo@example.com"); tok == "" || err != nil {
+			t.Errorf("another user's reset: %q, %v", tok, err)
+		}
+	})
+}

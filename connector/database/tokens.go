@@ -26,6 +26,9 @@ const (
 	UnblockTTL          = 24 * time.Hour
 	// maxCodeAttempts is how many wrong verification codes void the code.
 	maxCodeAttempts = 5
+	// MaxEmailsPerHour caps the tokens of one kind issued to one user per
+	// hour, so that nobody can flood a person's inbox with reset links.
+	MaxEmailsPerHour = 5
 )
 
 // Challenge kinds of emailed tokens.
@@ -36,6 +39,11 @@ const (
 	kindRecovery   = "email.passkey_recovery"
 	kindUnblock    = "email.unblock"
 )
+
+// ErrTooManyEmails: StartEmailVerification was asked more than
+// MaxEmailsPerHour times in the hour for one user. (Password reset and
+// passkey recovery stay silent instead, like for unknown emails.)
+var ErrTooManyEmails = errors.New("database: too many emails requested, try again later")
 
 // ErrInvalidToken: an emailed link or code that is unknown, used, expired,
 // superseded by a newer one, or no longer matches its account (the email
@@ -86,6 +94,26 @@ func codeID(userID string) string { return kindVerifyCode + ":" + userID }
 func codeHash(userID, code string) string {
 	h := sha256.Sum256([]byte(userID + "\x00" + code))
 	return hex.EncodeToString(h[:])
+}
+
+// throttled counts one token of kind for u and reports whether the user
+// already had MaxEmailsPerHour of them in the last hour. The count lives in
+// the brute-force counters (an identifier no login can type: it holds a
+// space), so it holds across replicas.
+func (c *Connection) throttled(ctx context.Context, kind string, u storage.User) (bool, error) {
+	now := c.now().UTC()
+	f, err := c.store.RecordLoginFailure(ctx, storage.FailedLogin{
+		ConnectionID: c.conn.ID, Identifier: "mail " + kind + " " + u.ID, IP: storage.AnyIP,
+		At: now, ExpiresAt: now.Add(time.Hour),
+	})
+	if err != nil {
+		return false, fmt.Errorf("count emails: %w", err)
+	}
+	if f.Count > MaxEmailsPerHour {
+		c.logger.InfoContext(ctx, "email not sent: hourly limit reached", "user_id", u.ID, "kind", kind)
+		return true, nil
+	}
+	return false, nil
 }
 
 // issue stores a token of kind for u, valid for ttl, after deleting the
@@ -174,7 +202,7 @@ func (c *Connection) userByEmail(ctx context.Context, email string) (storage.Use
 // StartEmailVerification issues a verification link token (valid 24 hours)
 // and a 6-digit code (valid 1 hour, 5 attempts) for the user's email, to be
 // mailed together; either verifies. A new call voids the previous link and
-// code.
+// code. Past MaxEmailsPerHour calls in an hour it returns ErrTooManyEmails.
 func (c *Connection) StartEmailVerification(ctx context.Context, userID string) (token, code string, err error) {
 	u, err := c.store.GetUser(ctx, userID)
 	if err != nil {
@@ -182,6 +210,12 @@ func (c *Connection) StartEmailVerification(ctx context.Context, userID string) 
 	}
 	if u.ConnectionID != c.conn.ID {
 		return "", "", fmt.Errorf("start email verification: user of another connection: %w", storage.ErrNotFound)
+	}
+	if limited, err := c.throttled(ctx, kindVerifyLink, u); err != nil || limited {
+		if err == nil {
+			err = ErrTooManyEmails
+		}
+		return "", "", fmt.Errorf("start email verification: %w", err)
 	}
 	if code, err = newCode(); err != nil {
 		return "", "", fmt.Errorf("start email verification: %w", err)
@@ -296,12 +330,15 @@ func (c *Connection) markVerified(ctx context.Context, userID string) (storage.U
 
 // StartPasswordReset issues a password-reset token (valid 1 hour) for the
 // account with that email. Only the newest token works: issuing one voids
-// the user's earlier ones. For an invalid or unknown email and for a
-// blocked account it returns "" and no error, so that the page can say the
+// the user's earlier ones. For an invalid or unknown email, a blocked
+// account and a user past MaxEmailsPerHour it returns "" and no error, so that the page can say the
 // same thing ("if an account exists, we sent a link") in every case.
 func (c *Connection) StartPasswordReset(ctx context.Context, email string) (string, error) {
 	u, ok, err := c.userByEmail(ctx, email)
 	if err != nil || !ok {
+		return "", wrapIf("start password reset", err)
+	}
+	if limited, err := c.throttled(ctx, kindReset, u); err != nil || limited {
 		return "", wrapIf("start password reset", err)
 	}
 	token, err := c.issue(ctx, kindReset, u, PasswordResetTTL)
@@ -394,7 +431,8 @@ func (c *Connection) signOutEverywhere(ctx context.Context, u storage.User) erro
 // token's only power is ConsumeRecovery, after which the page lets the
 // person enrol a new passkey. For an invalid or unknown email, a blocked
 // account and an account with a password (whose owner resets the password
-// instead) it returns "" and no error. Only the newest token works.
+// instead) and past MaxEmailsPerHour it returns "" and no error. Only the
+// newest token works.
 func (c *Connection) StartPasskeyRecovery(ctx context.Context, email string) (string, error) {
 	u, ok, err := c.userByEmail(ctx, email)
 	if err != nil || !ok {
@@ -404,6 +442,9 @@ func (c *Connection) StartPasskeyRecovery(ctx context.Context, email string) (st
 		return "", nil
 	} else if !errors.Is(err, storage.ErrNotFound) {
 		return "", fmt.Errorf("start passkey recovery: %w", err)
+	}
+	if limited, err := c.throttled(ctx, kindRecovery, u); err != nil || limited {
+		return "", wrapIf("start passkey recovery", err)
 	}
 	token, err := c.issue(ctx, kindRecovery, u, PasskeyRecoveryTTL)
 	if err != nil {
