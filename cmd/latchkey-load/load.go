@@ -129,6 +129,8 @@ func (l *loader) runStep(ctx context.Context, st step) ([]*report, error) {
 		limit   int64
 		done    atomic.Int64
 		results []*stats
+		// last is when, after the start, the entry's last operation ended.
+		last atomic.Int64
 	}
 	var rs []*running
 	for _, e := range st {
@@ -147,9 +149,13 @@ func (l *loader) runStep(ctx context.Context, st step) ([]*report, error) {
 		}
 		rs = append(rs, r)
 	}
+	// drive runs the workers for d. At the deadline no new operation
+	// starts, and those in flight finish (cancelling them would measure
+	// hang-ups, not load); ctx's end (an interrupt) cancels them.
 	drive := func(measure bool, d time.Duration) time.Duration {
-		dctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
+		var stopped atomic.Bool
+		timer := time.AfterFunc(d, func() { stopped.Store(true) })
+		defer timer.Stop()
 		var wg sync.WaitGroup
 		start := time.Now()
 		for _, r := range rs {
@@ -158,17 +164,24 @@ func (l *loader) runStep(ctx context.Context, st step) ([]*report, error) {
 			}
 			for i, o := range r.ops {
 				wg.Go(func() {
-					for dctx.Err() == nil {
+					for !stopped.Load() && ctx.Err() == nil {
 						if measure && r.limit > 0 && r.done.Add(1) > r.limit {
 							return
 						}
 						t0 := time.Now()
-						status, err := o(dctx)
-						if dctx.Err() != nil && err != nil {
-							return // cut off by the deadline: not a result
+						status, err := o(ctx)
+						if ctx.Err() != nil && err != nil {
+							return // interrupted: not a result
 						}
 						if measure {
 							r.results[i].add(time.Since(t0), status, err)
+							end := int64(time.Since(start))
+							for {
+								old := r.last.Load()
+								if end <= old || r.last.CompareAndSwap(old, end) {
+									break
+								}
+							}
 						}
 					}
 				})
@@ -183,7 +196,13 @@ func (l *loader) runStep(ctx context.Context, st step) ([]*report, error) {
 	elapsed := drive(true, l.o.duration)
 	var out []*report
 	for _, r := range rs {
-		out = append(out, newReport(r.e, elapsed, r.results))
+		// Each entry's rate is over its own span: in a mixed step a slow
+		// login in flight at the deadline does not dilute the token rate.
+		span := time.Duration(r.last.Load())
+		if span <= 0 {
+			span = elapsed
+		}
+		out = append(out, newReport(r.e, span, r.results))
 	}
 	return out, nil
 }
