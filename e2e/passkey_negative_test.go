@@ -324,6 +324,10 @@ func negativeCases(t *testing.T, e *env) {
 			} else if len(c.words) > 0 && !containsAny(strings.ToLower(desc), c.words) {
 				t.Errorf("error_description %q does not say what failed (want one of %q)", desc, c.words)
 			}
+			// Go's formatting of a nil error or a bad verb is not a reason.
+			if containsAny(desc, []string{"<nil>", "%!"}) {
+				t.Errorf("error_description shows a formatting artefact: %q", desc)
+			}
 			if d := before.diff(e.snapshot(t)); d != "" {
 				t.Errorf("a refused request changed the store:\n%s", d)
 			}
