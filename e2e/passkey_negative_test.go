@@ -300,6 +300,33 @@ func negativeCases(t *testing.T, e *env) {
 			}
 		}},
 	}
+	// The error codes docs/passkeys-api.md documents for each case (and
+	// the policy rule, after a slash).
+	codes := map[string]string{
+		"bad_json": "invalid_request", "credential_not_an_object": "invalid_credential",
+		"bad_base64url": "invalid_credential", "bad_cbor": "invalid_credential",
+		"wrong_type": "invalid_credential", "wrong_origin": "invalid_credential",
+		"wrong_rp_id_hash": "invalid_credential", "wrong_challenge": "invalid_credential",
+		"missing_user_presence": "invalid_credential", "missing_user_verification": "user_verification_required",
+		"backup_eligibility_flipped": "invalid_credential", "backup_state_without_eligibility_login": "invalid_credential",
+		"bad_signature": "invalid_credential", "unknown_credential": "unknown_passkey",
+		"user_handle_of_another_user": "invalid_credential", "sign_count_regression": "passkey_cloned",
+		"email_first_with_another_users_passkey": "unknown_passkey", "replayed_ceremony": "ceremony_expired",
+		"expired_ceremony": "ceremony_expired", "unknown_ceremony": "invalid_ceremony",
+		"registration_ceremony_used_for_login": "invalid_ceremony", "login_ceremony_used_for_registration": "invalid_ceremony",
+		"unknown_state": "invalid_state", "registration_wrong_origin": "invalid_credential",
+		"registration_wrong_rp_id_hash": "invalid_credential", "registration_wrong_type": "invalid_credential",
+		"registration_missing_user_verification":        "user_verification_required",
+		"registration_backup_state_without_eligibility": "invalid_credential",
+		"credential_registered_to_another_user":         "passkey_exists",
+		"device_bound_only_policy_vs_synced_key":        "passkey_policy/allow_synced",
+		"aaguid_denied":                                 "passkey_policy/aaguid_deny", "excluded_credential": "passkey_exists",
+		"max_passkeys": "passkey_policy/max_passkeys", "oversized_body": "invalid_request",
+		"wrong_content_type": "invalid_request", "cross_site_origin": "cross_origin_request",
+		"ceremony_of_another_flow": "invalid_ceremony", "passkey_of_another_connection": "unknown_passkey",
+		"blocked_user": "user_blocked", "signup_existing_email": "user_exists",
+		"signup_on_connection_without_signup": "signup_disabled", "cross_site_begin": "cross_origin_request",
+	}
 	if len(cases) < 25 {
 		t.Fatalf("only %d negative cases", len(cases))
 	}
@@ -323,6 +350,11 @@ func negativeCases(t *testing.T, e *env) {
 				t.Errorf("answer lacks error and error_description: %s (Content-Type %q)", excerpt(r.Raw), r.Header.Get("Content-Type"))
 			} else if len(c.words) > 0 && !containsAny(strings.ToLower(desc), c.words) {
 				t.Errorf("error_description %q does not say what failed (want one of %q)", desc, c.words)
+			}
+			if want, ok := codes[c.name]; !ok {
+				t.Errorf("no documented error code for case %s", c.name)
+			} else if code, rule, _ := strings.Cut(want, "/"); r.str("error") != code || r.str("rule") != rule {
+				t.Errorf("error %q rule %q, want %q %q (docs/passkeys-api.md)", r.str("error"), r.str("rule"), code, rule)
 			}
 			// Go's formatting of a nil error or a bad verb is not a reason.
 			if containsAny(desc, []string{"<nil>", "%!"}) {
