@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -104,8 +105,15 @@ func New(o Options) (*Handler, error) {
 	return h, nil
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. It records the client's address in
+// the request context (connector.WithClientIP) for the connectors'
+// brute-force protection. The address is the TCP peer: behind a reverse
+// proxy, have the proxy (or an embedding application's middleware) set
+// RemoteAddr to the real client, or every client shares the proxy's address.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if ip, err := netip.ParseAddr(clientIP(r)); err == nil {
+		r = r.WithContext(connector.WithClientIP(r.Context(), ip.Unmap()))
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

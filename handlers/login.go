@@ -22,7 +22,9 @@ const (
 	msgEnterEmail       = "Please enter an email address."
 	msgWrongCredentials = "Wrong email or password."
 	msgBlocked          = "Your account has been blocked. Contact the application's support."
-	msgEnterPassword    = "Please enter your password."
+	// msgLoginBlocked is Auth0's brute-force message.
+	msgLoginBlocked  = "Your account has been blocked after multiple consecutive login attempts. We've sent you an email with instructions on how to unblock it."
+	msgEnterPassword = "Please enter your password."
 )
 
 // mountLogin mounts the identifier-first login pages:
@@ -179,6 +181,12 @@ func (h *Handler) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, connector.ErrInvalidCredentials), errors.Is(err, storage.ErrNotFound):
 		h.log.InfoContext(r.Context(), "login failed", "connection", f.ConnName, "client_id", f.Client.ID)
 		h.renderPassword(w, r, f, http.StatusBadRequest, msgWrongCredentials)
+		return
+	case errors.Is(err, connector.ErrLoginBlocked):
+		// Brute-force protection: the same answer whether or not the
+		// account exists (the connector checks before the lookup).
+		h.log.InfoContext(r.Context(), "login refused: too many failed attempts", "connection", f.ConnName, "client_id", f.Client.ID)
+		h.renderPassword(w, r, f, http.StatusTooManyRequests, msgLoginBlocked)
 		return
 	case errors.Is(err, connector.ErrUserBlocked):
 		h.log.InfoContext(r.Context(), "login refused: user blocked", "connection", f.ConnName, "client_id", f.Client.ID)
