@@ -77,11 +77,20 @@ func (e *PolicyError) Error() string { return "passkey: policy " + e.Rule + ": "
 func verificationError(step string, err error) error {
 	var pe *protocol.Error
 	if errors.As(err, &pe) {
-		reason := pe.Details
-		if pe.DevInfo != "" {
-			reason += " (" + pe.DevInfo + ")"
+		reason := cleanDetail(pe.Details)
+		if dev := cleanDetail(pe.DevInfo); dev != "" {
+			reason += " (" + dev + ")"
 		}
 		return &VerificationError{Reason: fmt.Sprintf("%s: %s", step, reason), Err: err}
 	}
 	return &VerificationError{Reason: step, Err: err}
+}
+
+// cleanDetail removes the formatting artefacts go-webauthn leaves in some
+// messages (it formats a nil error into "...: <nil>"), so that the reason
+// shown to people and clients reads as a sentence.
+func cleanDetail(s string) string {
+	s = strings.ReplaceAll(s, ": <nil>", "")
+	s = strings.ReplaceAll(s, "<nil>", "")
+	return strings.TrimSpace(s)
 }
