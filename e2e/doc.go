@@ -35,7 +35,27 @@
 //     finished on a new one over the same database), and two replicas behind
 //     a round-robin balancer sharing one database and secret.
 //
-// The benchmarks (bench_test.go) measure a whole password login and the
+// Passkeys (passkey_*_test.go, chromium_test.go):
+//
+//   - in headless Chromium with a CDP virtual authenticator and go-oidc as the
+//     relying party: sign-up with a passkey, login by autofill (conditional
+//     mediation), by the "Continue with a passkey" button (the pending
+//     conditional request aborted, no error shown), by email then passkey;
+//     synced keys give swk/phr and device-bound keys hwk/phrh; acr_values=phrh
+//     unmet by a synced key; a missing UV flag refused with nothing created;
+//     progressive enrollment; rename and delete on the account page; a
+//     ceremony begun on one instance and finished on another;
+//   - over HTTP with the software authenticator (connector/passkey/passkeytest):
+//     the ceremony JSON API, more than 40 hostile requests each refused with
+//     the documented 4xx error and the store left unchanged, races on
+//     ceremonies, sign-ups and deletions, and the account page's refusals.
+//
+// One Chromium serves the package (TestMain in chromium_test.go); each test
+// gets its own tab and authenticator. Without Chromium the browser tests
+// skip, and with LATCHKEY_TEST_STRICT=1 they fail instead.
+//
+// The benchmarks (bench_test.go, passkey_bench_test.go) measure a whole
+// passkey login step by step, and a whole password login and the
 // token endpoint (code exchange, refresh, client_credentials, introspection)
 // over HTTP on both backends; docs/benchmarks.md records their numbers.
 //
@@ -45,8 +65,8 @@
 //	LATCHKEY_TEST_POSTGRES_DSN=postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable go test ./e2e/
 //	LATCHKEY_TEST_POSTGRES_DSN=... go test -run '^$' -bench . ./e2e/
 //
-// With LATCHKEY_TEST_STRICT=1 (as in CI) a missing PostgreSQL DSN fails the
-// tests instead of skipping the PostgreSQL half.
+// With LATCHKEY_TEST_STRICT=1 (as in CI) a missing PostgreSQL DSN or a
+// missing Chromium fails the tests instead of skipping them.
 //
 // The package holds tests only; it imports the root package latchkey,
 // storage, storage/sqlstore and its sqltest helper, and nothing imports it.
