@@ -80,19 +80,7 @@ func (s *Store) ListConnections(ctx context.Context) ([]storage.Connection, erro
 
 // DeleteConnection removes the connection (not its users).
 func (s *Store) DeleteConnection(ctx context.Context, id string) error {
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("delete connection", err)
-	}
-	defer release()
-	res := s.db(ctx).Where("id = ?", id).Delete(&connectionRow{})
-	if res.Error != nil {
-		return wrap("delete connection", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete connection: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteByID(ctx, "delete connection", &connectionRow{}, id)
 }
 
 // clientUpdateColumns are the columns UpsertClient overwrites.
@@ -200,19 +188,7 @@ func (s *Store) ListClients(ctx context.Context) ([]storage.Client, error) {
 
 // DeleteClient removes the client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("delete client", err)
-	}
-	defer release()
-	res := s.db(ctx).Where("id = ?", id).Delete(&clientRow{})
-	if res.Error != nil {
-		return wrap("delete client", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete client: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteByID(ctx, "delete client", &clientRow{}, id)
 }
 
 // GetConsent returns what the user granted the client.

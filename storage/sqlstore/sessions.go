@@ -128,19 +128,7 @@ func (s *Store) UpdateSession(ctx context.Context, id string, fn func(*storage.S
 
 // DeleteSession ends one session.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("delete session", err)
-	}
-	defer release()
-	res := s.db(ctx).Where("id = ?", id).Delete(&sessionRow{})
-	if res.Error != nil {
-		return wrap("delete session", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete session: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteByID(ctx, "delete session", &sessionRow{}, id)
 }
 
 // DeleteUserSessions ends every session of the user (none is not an error).
@@ -213,17 +201,5 @@ func (s *Store) UpdateAuthRequest(ctx context.Context, id string, fn func(*stora
 
 // DeleteAuthRequest removes the request.
 func (s *Store) DeleteAuthRequest(ctx context.Context, id string) error {
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("delete auth request", err)
-	}
-	defer release()
-	res := s.db(ctx).Where("id = ?", id).Delete(&authRequestRow{})
-	if res.Error != nil {
-		return wrap("delete auth request", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete auth request: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteByID(ctx, "delete auth request", &authRequestRow{}, id)
 }

@@ -366,3 +366,22 @@ func (g *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 	_, rows := fc()
 	g.log.DebugContext(ctx, "gorm statement", "elapsed", elapsed, "rows", rows, "error", err)
 }
+
+// deleteByID deletes the row of model's table with that primary key under
+// the write lock; a missing row is storage.ErrNotFound. op names the
+// operation in errors ("delete client").
+func (s *Store) deleteByID(ctx context.Context, op string, model any, id string) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer release()
+	res := s.db(ctx).Where("id = ?", id).Delete(model)
+	if res.Error != nil {
+		return wrap(op, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return nil
+}

@@ -250,19 +250,7 @@ func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(*storag
 
 // DeleteCredential removes one credential.
 func (s *Store) DeleteCredential(ctx context.Context, id string) error {
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("delete credential", err)
-	}
-	defer release()
-	res := s.db(ctx).Where("id = ?", id).Delete(&credentialRow{})
-	if res.Error != nil {
-		return wrap("delete credential", res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return fmt.Errorf("delete credential: %w", storage.ErrNotFound)
-	}
-	return nil
+	return s.deleteByID(ctx, "delete credential", &credentialRow{}, id)
 }
 
 // SetPassword makes hash the user's password in one transaction: the user
