@@ -36,6 +36,10 @@ type flowState struct {
 	// the account page's (see account.go). After the login the browser goes
 	// there instead of /authorize/resume.
 	ReturnTo string `json:"return_to,omitempty"`
+	// MFA is a login waiting for its second factor (see mfa.go).
+	MFA *mfaPending `json:"mfa,omitempty"`
+	// Actions is what the post-login actions decided (see actions.go).
+	Actions *actionOutcome `json:"actions,omitempty"`
 }
 
 // flow is a pending authorization request loaded for a page.

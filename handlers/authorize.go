@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -92,6 +93,12 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 	if f.State.Denied {
 		h.endFlow(ctx, f)
 		h.authorizeError(w, r, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+		return
+	}
+	if o := f.State.Actions; o.stopped() {
+		// A post-login action denied the login or failed (actions.go).
+		h.endFlow(ctx, f)
+		h.authorizeError(w, r, ar, o.clientError())
 		return
 	}
 	h.continueAuthorize(w, r, ar, f)
@@ -187,6 +194,34 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 		return
 	}
 
+	// Post-login actions: their outcome after a login in this flow (run
+	// before the session started, see gateLogin), or a run now for a
+	// session that logged in earlier (single sign-on).
+	evidence := sessionEvidence(sess)
+	var outcome *actionOutcome
+	if freshLogin && pending.State.Actions != nil && pending.State.Actions.UserID == user.ID {
+		outcome = pending.State.Actions
+	} else {
+		outcome = h.runActions(r, form, client, conn.Name, conn.ID, user, evidence)
+	}
+	if outcome.stopped() {
+		if pending != nil {
+			h.endFlow(ctx, pending)
+		}
+		h.authorizeError(w, r, ar, outcome.clientError())
+		return
+	}
+	// Step-up: the request (multi-factor acr), an action or the policy asks
+	// for a second factor the session does not hold.
+	if h.stepUp(r, conn, evidence, outcome, form) {
+		if promptNone {
+			h.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHint("The login needs a second factor."))
+			return
+		}
+		h.redirectToStepUp(w, r, ar, pending, conn.ID, user, evidence, outcome)
+		return
+	}
+
 	// acr_values / an essential acr claim: never issue a token that claims
 	// less than was demanded. A login that does not reach the class goes
 	// back to the login page (which offers passkeys); a fresh login in this
@@ -242,18 +277,25 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 			}
 		}
 	}
+	var accessExtra map[string]any
+	if outcome != nil {
+		// Custom claims of the actions; the provider drops the reserved ones.
+		maps.Copy(extra, outcome.IDTokenClaims)
+		accessExtra = outcome.AccessTokenClaims
+	}
 	session := h.opts.Provider.NewSession(provider.Authentication{
-		Subject:        user.ID,
-		ClientID:       client.ID,
-		SessionID:      sess.ID,
-		ConnectionID:   conn.ID,
-		AuthTime:       authTime,
-		RequestedAt:    requestedAt,
-		AMR:            sess.AMR,
-		ACR:            sess.ACR,
-		Nonce:          form.Get("nonce"),
-		IDTokenExtra:   extra,
-		UserinfoClaims: claimsReq.Userinfo,
+		Subject:          user.ID,
+		ClientID:         client.ID,
+		SessionID:        sess.ID,
+		ConnectionID:     conn.ID,
+		AuthTime:         authTime,
+		RequestedAt:      requestedAt,
+		AMR:              sess.AMR,
+		ACR:              sess.ACR,
+		Nonce:            form.Get("nonce"),
+		IDTokenExtra:     extra,
+		AccessTokenExtra: accessExtra,
+		UserinfoClaims:   claimsReq.Userinfo,
 	})
 	if pending != nil {
 		h.endFlow(ctx, pending)

@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/latchkey/latchkey/actions"
 	"github.com/latchkey/latchkey/connector"
+	"github.com/latchkey/latchkey/connector/mfa"
+	"github.com/latchkey/latchkey/mail"
 	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/templates"
@@ -27,6 +30,15 @@ type Options struct {
 	Templates  *templates.Templates
 	Logger     *slog.Logger
 	Cookies    CookieOptions
+	// MFA returns a connection's second factors (nil: none). The
+	// composition root builds them with the connection.
+	MFA func(connector.Connector) *mfa.Service
+	// Actions are the post-login actions, run after the first factor of
+	// every login (nil: none).
+	Actions *actions.Runner
+	// DevOutbox, when set and the issuer is http://localhost, mounts the
+	// development outbox page at /dev/outbox (no SMTP server configured).
+	DevOutbox *mail.Outbox
 	// Demo, when set, mounts the built-in demo relying party at /demo.
 	Demo *DemoOptions
 }
@@ -97,6 +109,10 @@ func New(o Options) (*Handler, error) {
 		h.mountPasskeyAPI,
 		h.mountPasskeyPages,
 		h.mountAccount,
+		h.mountLifecycle,
+		h.mountMFA,
+		h.mountActions,
+		h.mountAccountMFA,
 		h.mountAssets,
 		h.mountDemo,
 	} {

@@ -359,6 +359,15 @@ func (h *Handler) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, req
 		return
 	}
 	m = passkeyMethod(rp, m)
+	// Post-login actions and MFA come before the session (mfa.go).
+	if next, err := h.gateLogin(r, f, u, []connector.Method{m}); err != nil || next != "" {
+		if err != nil {
+			h.writeAPIError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": next})
+		return
+	}
 	s, err := h.sessions.start(w, r, u, f.Req.ConnectionID, []connector.Method{m})
 	if err != nil {
 		h.writeAPIError(w, r, err)
@@ -516,6 +525,14 @@ func (h *Handler) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, 
 			return
 		}
 		m := passkeyMethod(rp, reg.Method)
+		if next, err := h.gateLogin(r, f, reg.User, []connector.Method{m}); err != nil || next != "" {
+			if err != nil {
+				h.writeAPIError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"redirect": next})
+			return
+		}
 		s, err := h.sessions.start(w, r, reg.User, f.Req.ConnectionID, []connector.Method{m})
 		if err != nil {
 			h.writeAPIError(w, r, err)
@@ -523,6 +540,7 @@ func (h *Handler) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, 
 		}
 		h.log.InfoContext(ctx, "sign-up", "user_id", reg.User.ID, "session_id", s.ID, "connection", f.ConnName,
 			"client_id", f.Client.ID, "method", "passkey", "amr", s.AMR, "acr", s.ACR)
+		h.sendVerification(ctx, f.Conn, reg.User)
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": h.afterLoginURL(f)})
 	case purposeEnroll:
 		sess, _, ok := h.flowSession(r, f.Req.ConnectionID)
