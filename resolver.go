@@ -12,6 +12,7 @@ import (
 
 	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/connector/database"
+	"github.com/latchkey/latchkey/connector/mfa"
 	"github.com/latchkey/latchkey/connector/password"
 	"github.com/latchkey/latchkey/storage"
 )
@@ -29,8 +30,16 @@ type resolver struct {
 	// passkeys configures the passkey relying party of database
 	// connections (issuer, RP name).
 	passkeys database.PasskeyOptions
-	log      *slog.Logger
-	custom   map[string]OpenConnectorFunc
+	// mail sends database connections' email (nil: none).
+	mail *mailer
+	// mfaKey is the key of database connections' second factors (see
+	// withMFA); empty leaves them without MFA.
+	mfaKey []byte
+	// mfas are the MFA services of the opened database connections, by
+	// connection ID (guarded by mu).
+	mfas   map[string]*mfa.Service
+	log    *slog.Logger
+	custom map[string]OpenConnectorFunc
 	// preferred are the configured connection names, in order: Names lists
 	// them first.
 	preferred []string
@@ -100,7 +109,10 @@ func (r *resolver) open(ctx context.Context, c storage.Connection) (connector.Co
 		if err != nil {
 			return nil, fmt.Errorf("open connection %q: %w", c.Name, err)
 		}
-		return conn, nil
+		if r.mail != nil {
+			conn.SetMail(r.mail.forConnection(c.Name))
+		}
+		return r.withMFA(conn)
 	}
 	if open, ok := r.custom[c.Type]; ok {
 		conn, err := open(ctx, c)
