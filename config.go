@@ -111,6 +111,8 @@ type Config struct {
 	// ShutdownTimeout bounds how long `latchkey serve` waits for requests in
 	// flight on SIGTERM. Default 15s.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Mail configures email delivery (SMTP); see mailconfig.go.
+	Mail MailConfig `yaml:"mail"`
 	// Actions are the post-login actions (JavaScript files, and Go hooks of
 	// an embedding application); see actions.go.
 	Actions ActionsConfig `yaml:"actions"`
@@ -361,6 +363,14 @@ func envVars() []envVar {
 		}},
 		{"LATCHKEY_PASSWORDS_WORKERS", integer(func(c *Config) *int { return &c.Passwords.Workers })},
 		{"LATCHKEY_PASSWORDS_QUEUE", integer(func(c *Config) *int { return &c.Passwords.Queue })},
+		{"LATCHKEY_MAIL_SMTP_HOST", str(func(c *Config) *string { return &c.Mail.SMTP.Host })},
+		{"LATCHKEY_MAIL_SMTP_PORT", integer(func(c *Config) *int { return &c.Mail.SMTP.Port })},
+		{"LATCHKEY_MAIL_SMTP_TLS", str(func(c *Config) *string { return &c.Mail.SMTP.TLS })},
+		{"LATCHKEY_MAIL_SMTP_USERNAME", str(func(c *Config) *string { return &c.Mail.SMTP.Username })},
+		{"LATCHKEY_MAIL_SMTP_PASSWORD", str(func(c *Config) *string { return &c.Mail.SMTP.Password })},
+		{"LATCHKEY_MAIL_SMTP_FROM", str(func(c *Config) *string { return &c.Mail.SMTP.From })},
+		{"LATCHKEY_MAIL_SMTP_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Mail.SMTP.Timeout })},
+		{"LATCHKEY_MAIL_PRODUCT", str(func(c *Config) *string { return &c.Mail.Product })},
 		{"LATCHKEY_DEMO", boolp(func(c *Config) **bool { return &c.Demo })},
 		{"LATCHKEY_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
 		{"LATCHKEY_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
@@ -614,6 +624,7 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 {
 		add("shutdown_timeout: must be positive")
 	}
+	errs = append(errs, c.Mail.validate()...)
 
 	connNames := make(map[string]bool)
 	for i, conn := range c.Connections {

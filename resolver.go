@@ -30,6 +30,8 @@ type resolver struct {
 	// passkeys configures the passkey relying party of database
 	// connections (issuer, RP name).
 	passkeys database.PasskeyOptions
+	// mail sends database connections' email (nil: none).
+	mail *mailer
 	// mfaKey is the key of database connections' second factors (see
 	// withMFA); empty leaves them without MFA.
 	mfaKey []byte
@@ -106,6 +108,9 @@ func (r *resolver) open(ctx context.Context, c storage.Connection) (connector.Co
 		conn, err := database.Open(c, r.store, r.hasher, r.log.With("connection", c.Name), database.WithPasskeys(r.passkeys))
 		if err != nil {
 			return nil, fmt.Errorf("open connection %q: %w", c.Name, err)
+		}
+		if r.mail != nil {
+			conn.SetMail(r.mail.forConnection(c.Name))
 		}
 		return r.withMFA(conn)
 	}

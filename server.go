@@ -126,6 +126,12 @@ func New(ctx context.Context, cfg Config, store storage.Store, logger *slog.Logg
 	// ID and its origin the default allowed origin (per-connection
 	// "passkeys" settings may override both).
 	s.resolver.passkeys = database.PasskeyOptions{Issuer: cfg.Issuer, RPDisplayName: "Latchkey"}
+	if s.resolver.mail, err = newMailer(cfg, logger); err != nil {
+		return nil, fmt.Errorf("new server: %w", err)
+	}
+	if s.resolver.mail.outbox != nil {
+		logger.InfoContext(ctx, "no SMTP server configured (mail.smtp.host): email is written to the log, with its single-use links", "outbox_page", s.resolver.mail.devOutbox() != nil)
+	}
 	s.resolver.mfaKey = derive(secret, labelMFAKey)
 	runner, err := cfg.actionsRunner(logger)
 	if err != nil {
@@ -149,6 +155,7 @@ func New(ctx context.Context, cfg Config, store storage.Store, logger *slog.Logg
 		MFA:        s.resolver.MFA,
 		Templates:  tmpl,
 		Logger:     logger,
+		DevOutbox:  s.resolver.mail.devOutbox(),
 		Cookies: handlers.CookieOptions{
 			HashKey:  derive(secret, labelCookieHashKey),
 			BlockKey: derive(secret, labelCookieBlockKey),

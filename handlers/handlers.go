@@ -13,6 +13,7 @@ import (
 	"github.com/latchkey/latchkey/actions"
 	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/connector/mfa"
+	"github.com/latchkey/latchkey/mail"
 	"github.com/latchkey/latchkey/provider"
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/templates"
@@ -35,6 +36,9 @@ type Options struct {
 	// Actions are the post-login actions, run after the first factor of
 	// every login (nil: none).
 	Actions *actions.Runner
+	// DevOutbox, when set and the issuer is http://localhost, mounts the
+	// development outbox page at /dev/outbox (no SMTP server configured).
+	DevOutbox *mail.Outbox
 	// Demo, when set, mounts the built-in demo relying party at /demo.
 	Demo *DemoOptions
 }
@@ -105,6 +109,7 @@ func New(o Options) (*Handler, error) {
 		h.mountPasskeyAPI,
 		h.mountPasskeyPages,
 		h.mountAccount,
+		h.mountLifecycle,
 		h.mountMFA,
 		h.mountActions,
 		h.mountAccountMFA,

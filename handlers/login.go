@@ -65,6 +65,7 @@ func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, f *flow, s
 		Error:    msg,
 		Passkeys: h.passkeyUI(f),
 	}
+	d.UsernameLogin = usernameRequired(f.Conn)
 	if h.signupConnector(f) != nil {
 		d.SignupURL = h.pageURL("/u/signup", f.Req.ID)
 	}
@@ -104,7 +105,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	// the connection allows it. When it does not, the password page follows
 	// either way and the password step answers "Wrong email or password.",
 	// so the page does not tell who has an account.
-	if !found && h.signupConnector(f) != nil && f.State.ReturnTo == "" {
+	if !found && validEmail(email) && h.signupConnector(f) != nil && f.State.ReturnTo == "" {
 		redirect(w, r, h.pageURL("/u/signup", f.Req.ID))
 		return
 	}
@@ -150,6 +151,10 @@ func (h *Handler) renderPassword(w http.ResponseWriter, r *http.Request, f *flow
 	if h.signupConnector(f) != nil && f.State.ReturnTo == "" {
 		d.SignupURL = h.pageURL("/u/signup", f.Req.ID)
 	}
+	if _, ok := f.Conn.(passwordResetter); ok {
+		d.ForgotURL = h.pageURL(pathResetPassword+"/request", f.Req.ID)
+	}
+	d.UsernameLogin = usernameRequired(f.Conn)
 	h.renderFlow(w, r, f, status, func(wr io.Writer, p templates.Page) error {
 		d.Page = p
 		return h.opts.Templates.Password(wr, d)

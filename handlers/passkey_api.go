@@ -540,6 +540,7 @@ func (h *Handler) passkeyRegisterFinish(w http.ResponseWriter, r *http.Request, 
 		}
 		h.log.InfoContext(ctx, "sign-up", "user_id", reg.User.ID, "session_id", s.ID, "connection", f.ConnName,
 			"client_id", f.Client.ID, "method", "passkey", "amr", s.AMR, "acr", s.ACR)
+		h.sendVerification(ctx, f.Conn, reg.User)
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": h.afterLoginURL(f)})
 	case purposeEnroll:
 		sess, _, ok := h.flowSession(r, f.Req.ConnectionID)

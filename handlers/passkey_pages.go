@@ -76,6 +76,9 @@ func (h *Handler) passkeyLoginPage(w http.ResponseWriter, r *http.Request) {
 		EditURL:  h.pageURL("/u/login", f.Req.ID),
 		Passkeys: ui,
 	}
+	if _, ok := f.Conn.(passkeyRecoverer); ok {
+		d.RecoverURL = h.pageURL(pathRecoverPasskey+"/request", f.Req.ID)
+	}
 	if u, err := h.lookupUser(r.Context(), f, f.State.Identifier); err == nil {
 		if _, hasPassword, err := h.userCredentials(r, u.ID); err == nil && hasPassword && !ui.Required {
 			d.PasswordURL = h.pageURL("/u/login/password", f.Req.ID)

@@ -38,6 +38,8 @@ func (h *Handler) mountSignup(mux *http.ServeMux) {
 // signupForm is what the sign-up page shows besides the flow.
 type signupForm struct {
 	email, emailErr, passwordErr, formErr string
+	// username and usernameErr: when the connection requires usernames.
+	username, usernameErr string
 	// passwordOnly keeps the password sign-up even where passkey sign-up
 	// is offered ("Create a password instead").
 	passwordOnly bool
@@ -73,6 +75,11 @@ func (h *Handler) renderSignup(w http.ResponseWriter, r *http.Request, f *flow, 
 		LoginURL:      h.loginURLFromSignup(f.Req.ID),
 		PasskeySignup: !sf.passwordOnly && h.passkeySignupAllowed(f),
 	}
+	if usernameRequired(f.Conn) {
+		// The passkey sign-up asks for an email only.
+		d.UsernameRequired, d.PasskeySignup = true, false
+		d.Username, d.UsernameError = sf.username, sf.usernameErr
+	}
 	if pr, ok := f.Conn.(passwordRuler); ok {
 		d.PasswordRules = pr.PasswordRules()
 	}
@@ -104,6 +111,7 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sf.passwordOnly = r.URL.Query().Get("method") == "password"
+	sf.username = truncate(normalizeIdentifier(r.PostFormValue("username")), maxIdentifierLen)
 	pw := r.PostFormValue("password")
 	if !validEmail(sf.email) {
 		sf.emailErr = msgInvalidEmail
@@ -115,7 +123,7 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		h.renderSignup(w, r, f, http.StatusBadRequest, sf)
 		return
 	}
-	u, m, err := sc.Signup(r.Context(), connector.Profile{Email: sf.email}, pw)
+	u, m, err := sc.Signup(r.Context(), connector.Profile{Email: sf.email, Username: sf.username}, pw)
 	var (
 		pe *connector.PolicyError
 		fe *connector.FieldError
@@ -131,6 +139,8 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 			sf.emailErr = fe.Message
 		case "password":
 			sf.passwordErr = fe.Message
+		case "username":
+			sf.usernameErr = fe.Message
 		default:
 			sf.formErr = fe.Message
 		}
@@ -151,6 +161,7 @@ func (h *Handler) signupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "sign-up", "user_id", u.ID, "connection", f.ConnName, "client_id", f.Client.ID)
+	h.sendVerification(r.Context(), f.Conn, u)
 	h.finishLogin(w, r, f, u, []connector.Method{m})
 }
 

@@ -52,6 +52,16 @@ func pages() map[string]any {
 		passkeyFile:   PasskeyData{},
 		passkeyLogin:  PasskeyLoginData{},
 		accountFile:   AccountData{},
+
+		// The account lifecycle (lifecycle.go).
+		emailFormFile:     EmailFormData{},
+		messageFile:       MessageData{},
+		confirmLinkFile:   ConfirmLinkData{},
+		resetPasswordFile: ResetPasswordData{},
+		recoverFile:       RecoverPasskeyData{},
+		profileFile:       ProfileData{},
+		deleteFile:        DeleteAccountData{},
+		outboxFile:        OutboxData{},
 	}
 	maps.Copy(m, mfaPages())
 	return m
@@ -91,6 +101,9 @@ type LoginData struct {
 	SignupURL string
 	// Passkeys configures the passkey part of the page (passkey.js).
 	Passkeys PasskeyUI
+	// UsernameLogin asks for a username or an email (the connection
+	// requires usernames).
+	UsernameLogin bool
 }
 
 // PasskeyUI is what a page tells passkey.js through data attributes. The
@@ -133,6 +146,10 @@ type PasswordData struct {
 	// PasskeyRequired explains that a passkey will be created after the
 	// password (the application demands one).
 	PasskeyRequired bool
+	// ForgotURL, when set, shows "Forgot password?".
+	ForgotURL string
+	// UsernameLogin labels the identifier "Username or email address".
+	UsernameLogin bool
 }
 
 // SignupData is the sign-up page.
@@ -158,6 +175,11 @@ type SignupData struct {
 	// method=passkey, which leads to the "Create a passkey" page. Other
 	// browsers keep the password sign-up.
 	PasskeySignup bool
+	// UsernameRequired adds the username field (the connection requires
+	// usernames); Username prefills it and UsernameError is its refusal.
+	UsernameRequired bool
+	Username         string
+	UsernameError    string
 }
 
 // PasskeyData is the "Create a passkey" page: sign-up with a passkey, and
@@ -190,6 +212,9 @@ type PasskeyLoginData struct {
 	PasswordURL string
 	// Passkeys configures passkey.js (API and State).
 	Passkeys PasskeyUI
+	// RecoverURL, when set, offers "Can't use your passkey?" (recovery
+	// by email).
+	RecoverURL string
 }
 
 // AccountPasskey is one passkey on the account page.

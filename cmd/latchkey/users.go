@@ -31,7 +31,7 @@ func (a *app) usersCmd() *cobra.Command {
 		Use:   "users",
 		Short: "Create, list and delete users of database connections",
 	}
-	cmd.AddCommand(a.usersCreateCmd(), a.usersListCmd(), a.usersDeleteCmd())
+	cmd.AddCommand(a.usersCreateCmd(), a.usersListCmd(), a.usersDeleteCmd(), a.usersUnblockCmd())
 	return cmd
 }
 
