@@ -82,7 +82,7 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		},
 		ClaimTypesSupported:                        []string{"normal"},
 		PromptValuesSupported:                      []string{"none", "login", "consent", "create"},
-		ACRValuesSupported:                         []string{"phr", "phrh"},
+		ACRValuesSupported:                         []string{ACRPhishingResistant, ACRPhishingResistantHardware, ACRMultiFactor},
 		DisplayValuesSupported:                     []string{"page"},
 		ClaimsParameterSupported:                   true,
 		RequestParameterSupported:                  false,

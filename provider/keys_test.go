@@ -234,7 +234,7 @@ func TestDiscovery(t *testing.T) {
 		{"code_challenge_methods_supported", []string{"S256"}},
 		{"scopes_supported", []string{"openid", "profile", "email", "offline_access"}},
 		{"prompt_values_supported", []string{"none", "login", "consent", "create"}},
-		{"acr_values_supported", []string{"phr", "phrh"}},
+		{"acr_values_supported", []string{"phr", "phrh", provider.ACRMultiFactor}},
 		{"display_values_supported", []string{"page"}},
 		{"claims_parameter_supported", true},
 		{"request_parameter_supported", false},
