@@ -81,6 +81,7 @@ func TestLifecycle(t *testing.T) {
 		e := newLifecycleEnv(t, s)
 		t.Run("verification_link", e.testVerificationLink)
 		t.Run("verification_code", e.testVerificationCode)
+		t.Run("verification_resend_cap", e.testVerificationResendCap)
 		t.Run("password_reset", e.testPasswordReset)
 		t.Run("passkey_recovery", e.testPasskeyRecovery)
 		t.Run("brute_force", e.testBruteForce)
@@ -243,6 +244,25 @@ func (e *lifecycleEnv) testVerificationCode(t *testing.T) {
 	// The link of the second mail is void too once the code was used.
 	wantText(t, useLink(t, e.newBrowser(t), e.onlyLink(t, second, "/u/email/verify")), http.StatusBadRequest, "no longer valid")
 }
+
+// testVerificationResendCap: "Resend the email" stops at 5 mails an hour
+// (the sign-up's included).
+func (e *lifecycleEnv) testVerificationResendCap(t *testing.T) {
+	const email = "verify-cap@example.com"
+	_, b := e.signupOn(t, "", email)
+	for i := 2; i <= 5; i++ {
+		wantText(t, b.submit(t, b.get(t, e.url("/u/account/profile")), fields{press("resend", "1"): ""}), http.StatusOK, "We've sent you a new verification email.")
+	}
+	n := e.mailCount()
+	wantText(t, b.submit(t, b.get(t, e.url("/u/account/profile")), fields{press("resend", "1"): ""}), http.StatusTooManyRequests, msgTooManyEmailsText)
+	time.Sleep(100 * time.Millisecond)
+	if e.mailCount() != n {
+		t.Error("a sixth verification mail was sent within the hour")
+	}
+}
+
+// msgTooManyEmailsText is the account page's answer past the hourly cap.
+const msgTooManyEmailsText = "We have sent several emails in the last hour."
 
 func (e *lifecycleEnv) testPasswordReset(t *testing.T) {
 	const email = "reset@example.com"
