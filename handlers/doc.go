@@ -13,7 +13,17 @@
 // which re-validates the stored request and finishes it. Nothing of a flow
 // lives only in memory, so any replica can finish what another began.
 //
-// This package may import storage, provider, connector, templates and
-// fosite; nothing imports it except the composition root (package latchkey
+// Between the first factor and the session sit the post-login actions
+// (actions.go) and the MFA step (mfa.go): gateLogin runs the actions and
+// decides MFA (connector/mfa's Required); a login that needs a second
+// factor waits in the flow state (flowState.MFA) with its evidence, and the
+// session starts, with a new ID and all the evidence, only once the factor
+// is verified. /authorize applies the same decision to a session that
+// logged in earlier (step-up: the multi-factor acr_values) and runs the
+// actions for single sign-on; their custom claims go into the ID token and
+// the access token (provider.Authentication).
+//
+// This package may import storage, provider, connector (and connector/mfa,
+// connector/passkey), actions, templates and fosite; nothing imports it except the composition root (package latchkey
 // and cmd/latchkey).
 package handlers
