@@ -23,7 +23,17 @@
 // actions for single sign-on; their custom claims go into the ID token and
 // the access token (provider.Authentication).
 //
+// The account lifecycle's pages (email.go, reset.go, recovery.go,
+// unblock.go, account_profile.go, outbox.go) open emailed links: a link's
+// GET only shows a page whose button posts the token, so that mail
+// scanners fetching links do not use them up; the connector
+// (connector/database) checks and consumes tokens. A passkey-recovery link
+// grants enrolling one passkey (a stored, single-use grant), never a
+// session. MailLink gives the connections the links' URLs.
+//
 // This package may import storage, provider, connector (and connector/mfa,
-// connector/passkey), actions, templates and fosite; nothing imports it except the composition root (package latchkey
-// and cmd/latchkey).
+// connector/passkey, connector/database for its link kinds and token
+// errors), actions, mail (the development outbox), templates and fosite;
+// nothing imports it except the composition root (package latchkey and
+// cmd/latchkey).
 package handlers
