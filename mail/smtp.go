@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"os"
 	"strconv"
 	"time"
 )
@@ -210,10 +211,15 @@ func (s *SMTP) tlsConfig() *tls.Config {
 }
 
 // ctxErr prefers the context's error (timeout, cancellation) over the
-// network error it caused.
+// network error it caused. The connection's deadline is the context's, and
+// it may fire a moment before the context reports it: an I/O deadline error
+// is then the same timeout, reported as context.DeadlineExceeded.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%w (%w)", ctx.Err(), err)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%w)", context.DeadlineExceeded, err)
 	}
 	return err
 }
