@@ -74,7 +74,9 @@ func (e *lifecycleEnv) testBrowserPasswordReset(t *testing.T) {
 	waitPath(t, e.pkEnv, tb, "/u/login")
 	tb.do(t, "enter the email", chromedp.WaitVisible(chromedp.CSS("#username")), chromedp.SendKeys(chromedp.CSS("#username"), email+"\r"))
 	waitPath(t, e.pkEnv, tb, "/u/login/password")
-	tb.do(t, "enter the new password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), newPassword+"\r"))
+	// passkey.js marks the form passkey-capable; only then does the server offer
+	// a passkey after the login (the "Not now" below).
+	tb.do(t, "enter the new password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.WaitReady(chromedp.CSS(`input[name="passkeys"][value="1"]`)), chromedp.SendKeys(chromedp.CSS("#password"), newPassword+"\r"))
 	skip := `button[name="action"][value="skip"]`
 	tb.do(t, "not now", chromedp.WaitVisible(chromedp.CSS(skip)), chromedp.Click(chromedp.CSS(skip)))
 	c := e.redeem(t, f, waitCallback(t, e.pkEnv, tb))

@@ -485,7 +485,7 @@ func testBrowserEnrollAndAccount(t *testing.T, e *pkEnv) {
 	}
 	tb.do(t, "enter the email", chromedp.WaitVisible(chromedp.CSS("#username")), chromedp.SendKeys(chromedp.CSS("#username"), email+"\r"))
 	waitPath(t, e, tb, "/u/login/password")
-	tb.do(t, "enter the password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), userPassword+"\r"))
+	tb.do(t, "enter the password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.WaitReady(chromedp.CSS(`input[name="passkeys"][value="1"]`)), chromedp.SendKeys(chromedp.CSS("#password"), userPassword+"\r"))
 	// Progressive enrollment: "Create a passkey", with "Not now" and
 	// "Remind me later".
 	tb.do(t, "the create-a-passkey offer", chromedp.WaitVisible(chromedp.CSS(`[data-passkey-create-button]`)))
@@ -550,7 +550,7 @@ func passwordLogin(t *testing.T, e *pkEnv, tb *tab, f bflow, email string) {
 	waitPath(t, e, tb, "/u/login")
 	tb.do(t, "enter the email", chromedp.WaitVisible(chromedp.CSS("#username")), chromedp.SendKeys(chromedp.CSS("#username"), email+"\r"))
 	waitPath(t, e, tb, "/u/login/password")
-	tb.do(t, "enter the password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), userPassword+"\r"))
+	tb.do(t, "enter the password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.WaitReady(chromedp.CSS(`input[name="passkeys"][value="1"]`)), chromedp.SendKeys(chromedp.CSS("#password"), userPassword+"\r"))
 }
 
 // testBrowserEnrollLater: "Not now" asks again at the next login;
