@@ -170,7 +170,7 @@ func (e *lifecycleEnv) signupOn(t *testing.T, connection, email string) (storage
 
 // createUser creates a user with userPassword on connection through the
 // connector, as an administrator does (connections without sign-up).
-func (e *lifecycleEnv) createUser(t *testing.T, connection, email string) storage.User {
+func (e *pkEnv) createUser(t *testing.T, connection, email string) storage.User {
 	t.Helper()
 	srv := e.server.(*latchkey.Server)
 	c, err := srv.Connectors().Lookup(bg(), connection)
