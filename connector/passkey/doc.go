@@ -34,10 +34,12 @@
 //     Attributes), so that later logins are verified against the same flags
 //     and the attestation can be re-verified if trust anchors come later.
 //
-// Costs: a login ceremony is three write transactions (BeginLogin stores
-// the ceremony; FinishLogin consumes it, then updates the credential's
-// counter, backup state and last use and the user's last login in one
-// transaction) plus two or three reads, and one P-256 verification. A
+// Costs: a login ceremony is two write transactions (BeginLogin stores the
+// ceremony; FinishLogin reads it, verifies the response, then consumes it
+// and updates the credential's counter, backup state and last use and the
+// user's last login in one transaction, which FinishLoginTx lets the caller
+// join, e.g. to start the browser session) plus three or four reads, and one
+// P-256 verification. A failed finish consumes the ceremony on its own. A
 // registration is three writes as well (the last creates the credential,
 // and for a sign-up the user, in one transaction).
 //

@@ -1,6 +1,7 @@
 package passkey
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -90,26 +91,55 @@ func (rp *RelyingParty) BeginLogin(ctx context.Context, user *storage.User, opts
 // (§6.1.3). The signature counter is then updated with a compare-and-set
 // under the credential's row lock; a counter that did not increase is
 // refused (ErrSignCountRegression) or accepted and flagged, per the policy,
-// and logged either way. The backup state, last use and the user's last
-// login are recorded in the same transaction.
+// and logged either way. The ceremony's consumption, the counter, backup
+// state and last use, and the user's last login are written in one
+// transaction: a successful login is one write transaction.
 //
 // Errors: ErrCeremonyNotFound, *VerificationError, ErrUnknownCredential,
 // ErrUserVerificationRequired, ErrSignCountRegression,
 // connector.ErrUserBlocked.
 func (rp *RelyingParty) FinishLogin(ctx context.Context, ceremonyID string, response []byte) (storage.User, connector.Method, error) {
-	u, m, err := rp.finishLogin(ctx, ceremonyID, response)
+	return rp.FinishLoginTx(ctx, ceremonyID, response, nil)
+}
+
+// FinishLoginTx is FinishLogin that also runs then, when not nil, inside the
+// login's transaction once the ceremony is consumed and the credential and
+// user are updated: what the caller writes there (a browser session) commits
+// with the login or not at all. An error from then rolls the whole login
+// back (the ceremony is still consumed) and is returned wrapped. then must
+// pass its ctx to every Store call and must not write to the client: the
+// transaction commits after it returns.
+func (rp *RelyingParty) FinishLoginTx(ctx context.Context, ceremonyID string, response []byte, then func(ctx context.Context, u storage.User, m connector.Method) error) (storage.User, connector.Method, error) {
+	u, m, err := rp.finishLogin(ctx, ceremonyID, response, then)
 	if err != nil {
 		return storage.User{}, connector.Method{}, fmt.Errorf("finish passkey login: %w", err)
 	}
 	return u, m, nil
 }
 
-func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, response []byte) (storage.User, connector.Method, error) {
+func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, response []byte, then func(ctx context.Context, u storage.User, m connector.Method) error) (storage.User, connector.Method, error) {
 	if !rp.policy.Enabled {
 		return storage.User{}, connector.Method{}, ErrDisabled
 	}
-	st, err := rp.consumeCeremony(ctx, rp.loginKind, ceremonyID)
+	// The ceremony is read, the response verified outside any transaction
+	// (no lock is held during the reads and the signature check), and the
+	// ceremony consumed in the write transaction: of concurrent finishes
+	// exactly one consumes it. Every failure after the read consumes it on
+	// its own, so that it is single use whatever the outcome.
+	st, data, err := rp.readCeremony(ctx, rp.loginKind, ceremonyID)
 	if err != nil {
+		return storage.User{}, connector.Method{}, err
+	}
+	u, m, err := rp.verifyLogin(ctx, ceremonyID, st, data, response, then)
+	if err != nil {
+		rp.burnCeremony(ctx, rp.loginKind, ceremonyID)
+		return storage.User{}, connector.Method{}, err
+	}
+	return u, m, nil
+}
+
+func (rp *RelyingParty) verifyLogin(ctx context.Context, ceremonyID string, st ceremonyState, data, response []byte, then func(ctx context.Context, u storage.User, m connector.Method) error) (storage.User, connector.Method, error) {
+	if err := st.check(rp.now()); err != nil {
 		return storage.User{}, connector.Method{}, err
 	}
 	if st.Purpose != purposeLogin && (st.Purpose != purposeDiscover || rp.secondFactor) {
@@ -187,7 +217,19 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, resp
 
 	now := rp.now().UTC()
 	counter := parsed.Response.AuthenticatorData.Counter
+	var method connector.Method
 	err = rp.store.InTx(ctx, func(ctx context.Context) error {
+		ch, err := rp.store.ConsumeChallenge(ctx, rp.loginKind, ceremonyID)
+		if errors.Is(err, storage.ErrNotFound) {
+			// A concurrent finish consumed it first.
+			return ErrCeremonyNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("consume ceremony: %w", err)
+		}
+		if !bytes.Equal(ch.Data, data) {
+			return fmt.Errorf("%w: the ceremony changed", ErrCeremonyNotFound)
+		}
 		updated, err := rp.store.UpdateCredential(ctx, stored.ID, func(c *storage.Credential) error {
 			a, err := ParseAttributes(c.Attributes)
 			if err != nil {
@@ -221,10 +263,17 @@ func (rp *RelyingParty) finishLogin(ctx context.Context, ceremonyID string, resp
 			u.LastLoginAt = now
 			return nil
 		})
-		return err
+		if err != nil {
+			return err
+		}
+		method = rp.method(now, stored.ID, flags, attrs, parsed.AuthenticatorAttachment)
+		if then != nil {
+			return then(ctx, user, method)
+		}
+		return nil
 	})
 	if err != nil {
 		return storage.User{}, connector.Method{}, err
 	}
-	return user, rp.method(now, stored.ID, flags, attrs, parsed.AuthenticatorAttachment), nil
+	return user, method, nil
 }

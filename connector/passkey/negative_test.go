@@ -1,6 +1,7 @@
 package passkey_test
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -190,6 +191,32 @@ func TestNegativeCeremonies(t *testing.T) {
 			if err := f.finishLogin(f.rp, id, resp)(); err != nil {
 				f.t.Fatalf("first finish: %v", err)
 			}
+			return f.finishLogin(f.rp, id, resp)
+		}, isErr(passkey.ErrCeremonyNotFound)},
+		{"login: a failed finish consumes the ceremony", func(f *fixture) func() error {
+			c := f.beginLogin(f.rp, nil)
+			bad, err := f.aliceA.Get(c.PublicKey, passkeytest.Tamper{Origin: "https://evil.example"})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			if err := f.finishLogin(f.rp, c.ID, bad)(); err == nil {
+				f.t.Fatal("tampered finish succeeded")
+			}
+			good, err := f.aliceA.Get(c.PublicKey, passkeytest.Tamper{})
+			if err != nil {
+				f.t.Fatal(err)
+			}
+			return f.finishLogin(f.rp, c.ID, good)
+		}, isErr(passkey.ErrCeremonyNotFound)},
+		{"login: the caller's step in the transaction fails", func(f *fixture) func() error {
+			id, resp := f.login(f.rp, nil, f.aliceA, passkeytest.Tamper{})
+			boom := errors.New("caller failed")
+			_, _, err := f.rp.FinishLoginTx(f.ctx, id, resp, func(context.Context, storage.User, connector.Method) error { return boom })
+			if !errors.Is(err, boom) {
+				f.t.Fatalf("FinishLoginTx: %v, want the caller's error", err)
+			}
+			// Rolled back (the store is unchanged: no counter, no last
+			// login), and the ceremony is consumed all the same.
 			return f.finishLogin(f.rp, id, resp)
 		}, isErr(passkey.ErrCeremonyNotFound)},
 		{"registration: replayed ceremony", func(f *fixture) func() error {

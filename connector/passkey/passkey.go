@@ -395,6 +395,48 @@ func (rp *RelyingParty) consumeCeremony(ctx context.Context, kind, id string) (c
 	return st, nil
 }
 
+// readCeremony reads the ceremony without consuming it (an unknown ID or a
+// ceremony of the other kind gives ErrCeremonyNotFound) and returns its
+// state and stored data; the caller consumes it (ConsumeChallenge, with
+// the data compared) in its write transaction, or burnCeremony on failure.
+func (rp *RelyingParty) readCeremony(ctx context.Context, kind, id string) (ceremonyState, []byte, error) {
+	if id == "" || len(id) > 128 {
+		return ceremonyState{}, nil, ErrCeremonyNotFound
+	}
+	ch, err := rp.store.GetChallenge(ctx, kind, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return ceremonyState{}, nil, ErrCeremonyNotFound
+	}
+	if err != nil {
+		return ceremonyState{}, nil, fmt.Errorf("read ceremony: %w", err)
+	}
+	var st ceremonyState
+	if err := json.Unmarshal(ch.Data, &st); err != nil {
+		st = ceremonyState{}
+	}
+	return st, ch.Data, nil
+}
+
+// check refuses an unreadable or expired ceremony state.
+func (st ceremonyState) check(now time.Time) error {
+	if st.Version != 1 {
+		return fmt.Errorf("%w: unreadable ceremony state", ErrCeremonyNotFound)
+	}
+	if !now.Before(st.ExpiresAt) {
+		return fmt.Errorf("%w: the ceremony expired at %s", ErrCeremonyNotFound, st.ExpiresAt.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// burnCeremony consumes a ceremony whose finish failed, so that it cannot
+// be tried again; one already consumed is fine.
+func (rp *RelyingParty) burnCeremony(ctx context.Context, kind, id string) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := rp.store.ConsumeChallenge(ctx, kind, id); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		rp.logger.WarnContext(ctx, "consume failed passkey ceremony", "error", err)
+	}
+}
+
 // waUser is a user as go-webauthn sees it (WebAuthn L3 §5.4.3: the user
 // handle is the Latchkey user ID, opaque and without personal data).
 type waUser struct {
