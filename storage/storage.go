@@ -404,6 +404,23 @@ type TokenStore interface {
 	// UseJTI records a JWT ID until expiresAt; a JTI already recorded and not
 	// expired gives ErrAlreadyExists (replayed client assertion).
 	UseJTI(ctx context.Context, jti string, expiresAt time.Time) error
+	// RotateToken performs a Rotation as one atomic step (see Rotation).
+	RotateToken(ctx context.Context, r Rotation) error
+}
+
+// Rotation is a refresh-token rotation done in one atomic step: the
+// presented token (Kind, Signature) flips from active to inactive with a
+// conditional update and, only if it did, the family's (RequestID) active
+// tokens of RevokeKind become inactive and Create is inserted. Of concurrent
+// rotations of one token exactly one succeeds; the others get ErrConflict
+// and change nothing. A missing token gives ErrNotFound; a Create whose
+// (Kind, Signature) is taken gives ErrAlreadyExists and changes nothing.
+type Rotation struct {
+	Kind       TokenKind
+	Signature  string
+	RequestID  string
+	RevokeKind TokenKind
+	Create     []OAuthToken
 }
 
 // Challenge is single-use, short-lived state: a WebAuthn ceremony, an email

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,6 +44,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"SigningKeysConcurrentGeneration", testSigningKeysConcurrent},
 		{"Tokens", testTokens},
 		{"DeactivateTokenConcurrent", testDeactivateTokenConcurrent},
+		{"RotateToken", testRotateToken},
+		{"RotateTokenConcurrent", testRotateTokenConcurrent},
 		{"UseJTI", testUseJTI},
 		{"Challenges", testChallenges},
 		{"ConsumeChallengeConcurrent", testConsumeChallengeConcurrent},
@@ -836,6 +839,98 @@ func testDeactivateTokenConcurrent(t *testing.T, s storage.Store) {
 		wantErr(t, "CreateToken", s.CreateToken(ctx, storage.OAuthToken{Kind: storage.TokenAuthorizeCode, Signature: sig, Active: true, ExpiresAt: live()}), nil)
 		errs := race(func() error { return s.DeactivateToken(ctx, storage.TokenAuthorizeCode, sig) })
 		oneWinner(t, "concurrent DeactivateToken", errs, storage.ErrConflict, storage.ErrNotFound)
+	}
+}
+
+// rotation is a refresh of family req: sig is presented; the new access and
+// refresh tokens carry the suffix n.
+func rotation(req, sig, n string) storage.Rotation {
+	return storage.Rotation{
+		Kind: storage.TokenRefresh, Signature: sig, RequestID: req, RevokeKind: storage.TokenAccess,
+		Create: []storage.OAuthToken{
+			{Kind: storage.TokenAccess, Signature: "a" + n, RequestID: req, ClientID: "app", Subject: "user",
+				SessionID: "sid", Active: true, RequestedAt: base(), ExpiresAt: live(), Data: []byte(`{"a":1}`)},
+			{Kind: storage.TokenRefresh, Signature: "r" + n, RequestID: req, ClientID: "app", Subject: "user",
+				Active: true, AccessSignature: "a" + n, RequestedAt: base()},
+		},
+	}
+}
+
+func testRotateToken(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for _, tok := range []storage.OAuthToken{
+		{Kind: storage.TokenRefresh, Signature: "r0", RequestID: "req", Active: true},
+		{Kind: storage.TokenAccess, Signature: "a0", RequestID: "req", Active: true},
+		{Kind: storage.TokenAccess, Signature: "other-a", RequestID: "other", Active: true},
+		{Kind: storage.TokenRefresh, Signature: "r-sibling", RequestID: "req", Active: true},
+	} {
+		wantErr(t, "CreateToken", s.CreateToken(ctx, tok), nil)
+	}
+	r := rotation("req", "r0", "1")
+	wantErr(t, "RotateToken", s.RotateToken(ctx, r), nil)
+	active := func(kind storage.TokenKind, sig string) bool {
+		t.Helper()
+		return must[storage.OAuthToken](t, "GetToken "+sig)(s.GetToken(ctx, kind, sig)).Active
+	}
+	if active(storage.TokenRefresh, "r0") || active(storage.TokenAccess, "a0") {
+		t.Errorf("the presented refresh token or the family's old access token is still active")
+	}
+	if !active(storage.TokenAccess, "other-a") || !active(storage.TokenRefresh, "r-sibling") {
+		t.Errorf("RotateToken deactivated a token of another family or of another kind")
+	}
+	for _, want := range r.Create {
+		same(t, "created "+want.Signature, must[storage.OAuthToken](t, "GetToken")(s.GetToken(ctx, want.Kind, want.Signature)), want)
+	}
+
+	// Reusing the rotated token changes nothing.
+	wantErr(t, "RotateToken reuse", s.RotateToken(ctx, rotation("req", "r0", "2")), storage.ErrConflict)
+	if !active(storage.TokenAccess, "a1") {
+		t.Errorf("a failed rotation revoked the family's access token")
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "a2"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a failed rotation created its tokens: %v", err)
+	}
+	wantErr(t, "RotateToken missing", s.RotateToken(ctx, rotation("req", "nope", "3")), storage.ErrNotFound)
+
+	// A collision on a created token changes nothing.
+	clash := rotation("req", "r1", "1")
+	wantErr(t, "RotateToken collision", s.RotateToken(ctx, clash), storage.ErrAlreadyExists)
+	if !active(storage.TokenRefresh, "r1") || !active(storage.TokenAccess, "a1") {
+		t.Errorf("a failed rotation (collision) deactivated tokens")
+	}
+
+	// Inside a transaction it joins it.
+	txCtx, err := s.BeginTx(ctx)
+	wantErr(t, "BeginTx", err, nil)
+	wantErr(t, "RotateToken in tx", s.RotateToken(txCtx, rotation("req", "r1", "4")), nil)
+	wantErr(t, "Rollback", s.Rollback(txCtx), nil)
+	if !active(storage.TokenRefresh, "r1") {
+		t.Errorf("a rolled-back rotation deactivated the token")
+	}
+	if _, err := s.GetToken(ctx, storage.TokenAccess, "a4"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("a rolled-back rotation created its tokens: %v", err)
+	}
+}
+
+func testRotateTokenConcurrent(t *testing.T, s storage.Store) {
+	ctx := context.Background()
+	for round := range 3 {
+		req, sig := fmt.Sprintf("req-%d", round), fmt.Sprintf("r-%d", round)
+		wantErr(t, "CreateToken", s.CreateToken(ctx, storage.OAuthToken{Kind: storage.TokenRefresh, Signature: sig, RequestID: req, Active: true}), nil)
+		var n atomic.Int64
+		errs := race(func() error {
+			return s.RotateToken(ctx, rotation(req, sig, fmt.Sprintf("-%d-%d", round, n.Add(1))))
+		})
+		oneWinner(t, "concurrent RotateToken", errs, storage.ErrConflict)
+		var created int
+		for i := range concurrency {
+			if _, err := s.GetToken(ctx, storage.TokenRefresh, fmt.Sprintf("r-%d-%d", round, i+1)); err == nil {
+				created++
+			}
+		}
+		if created != 1 {
+			t.Errorf("round %d: %d rotations created tokens, want 1", round, created)
+		}
 	}
 }
 

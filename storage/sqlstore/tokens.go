@@ -357,3 +357,114 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	}
 	return total, nil
 }
+
+// RotateToken implements storage.TokenStore. On PostgreSQL it is one
+// statement (one round trip, one implicit transaction): data-modifying CTEs
+// deactivate the presented token and, only when that changed a row, the
+// family's tokens of r.RevokeKind, and insert r.Create. Under READ COMMITTED
+// a concurrent rotation of the same token waits for the row lock, re-checks
+// "active" on the committed row and changes nothing. Elsewhere (SQLite) it
+// runs the same steps in a transaction. Inside a caller's transaction it
+// joins it.
+func (s *Store) RotateToken(ctx context.Context, r storage.Rotation) error {
+	if r.Kind == "" || r.Signature == "" || r.RevokeKind == "" {
+		return errors.New("rotate token: kind, signature and revoke kind are required")
+	}
+	rows := make([]tokenRow, len(r.Create))
+	for i, t := range r.Create {
+		if t.Kind == "" || t.Signature == "" {
+			return errors.New("rotate token: kind and signature are required for each created token")
+		}
+		if t.RequestedAt.IsZero() {
+			t.RequestedAt = s.now()
+		}
+		rows[i] = tokenRow{
+			Kind: string(t.Kind), Signature: t.Signature, RequestID: t.RequestID, ClientID: t.ClientID,
+			Subject: t.Subject, SessionID: t.SessionID, Active: t.Active, AccessSignature: t.AccessSignature,
+			RequestedAt: dbTime(t.RequestedAt), ExpiresAt: nullTime(t.ExpiresAt), Data: emptyNil(t.Data),
+		}
+	}
+	if s.driver != DriverPostgres {
+		return s.rotateInTx(ctx, r, rows)
+	}
+	q, args := rotateSQL(r, rows)
+	var n int64
+	if err := s.db(ctx).Raw(q, args...).Scan(&n).Error; err != nil {
+		return wrap("rotate token", err)
+	}
+	if n == 1 {
+		return nil
+	}
+	return s.whyNotDeactivated(ctx, "rotate token", r.Kind, r.Signature)
+}
+
+// rotateSQL builds RotateToken's PostgreSQL statement. The parameters of
+// the inserted rows are cast because a VALUES list under INSERT … SELECT
+// does not take its types from the target columns.
+func rotateSQL(r storage.Rotation, rows []tokenRow) (string, []any) {
+	var b strings.Builder
+	args := make([]any, 0, 4+11*len(rows))
+	args = append(args, string(r.Kind), r.Signature, r.RequestID, string(r.RevokeKind))
+	// "active" is literal so that the partial index
+	// oauth_tokens_active_request serves the family update.
+	b.WriteString(`WITH r AS (UPDATE oauth_tokens SET active = false WHERE kind = ? AND signature = ? AND active RETURNING 1),
+a AS (UPDATE oauth_tokens SET active = false WHERE request_id = ? AND kind = ? AND active AND EXISTS (SELECT 1 FROM r))`)
+	if len(rows) > 0 {
+		b.WriteString(`,
+i AS (INSERT INTO oauth_tokens (kind, signature, request_id, client_id, subject, session_id, active, access_signature, requested_at, expires_at, data)
+SELECT * FROM (VALUES `)
+		for i, t := range rows {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, ?::bytea)")
+			args = append(args, t.Kind, t.Signature, t.RequestID, t.ClientID, t.Subject, t.SessionID, t.Active,
+				t.AccessSignature, t.RequestedAt, t.ExpiresAt, t.Data)
+		}
+		b.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM r))`)
+	}
+	b.WriteString(`
+SELECT count(*) FROM r`)
+	return b.String(), args
+}
+
+// rotateInTx is RotateToken as separate statements in a transaction.
+func (s *Store) rotateInTx(ctx context.Context, r storage.Rotation, rows []tokenRow) (err error) {
+	txCtx, err := s.BeginTx(ctx)
+	if err != nil {
+		return wrap("rotate token", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Rollback(txCtx)
+		}
+	}()
+	if err := s.DeactivateToken(txCtx, r.Kind, r.Signature); err != nil {
+		return fmt.Errorf("rotate token: %w", err)
+	}
+	if _, err := s.DeactivateTokensByRequestID(txCtx, r.RevokeKind, r.RequestID); err != nil {
+		return fmt.Errorf("rotate token: %w", err)
+	}
+	for i := range rows {
+		if err := s.db(txCtx).Create(&rows[i]).Error; err != nil {
+			return wrap("rotate token", err)
+		}
+	}
+	if err := s.Commit(txCtx); err != nil {
+		return fmt.Errorf("rotate token: %w", err)
+	}
+	return nil
+}
+
+// whyNotDeactivated tells, after a conditional deactivation changed no row,
+// a missing token (ErrNotFound) from an inactive one (ErrConflict).
+func (s *Store) whyNotDeactivated(ctx context.Context, op string, kind storage.TokenKind, signature string) error {
+	var n int64
+	if err := s.db(ctx).Model(&tokenRow{}).Where("kind = ? AND signature = ?", string(kind), signature).Count(&n).Error; err != nil {
+		return wrap(op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: %w", op, storage.ErrNotFound)
+	}
+	return fmt.Errorf("%s: already inactive: %w", op, storage.ErrConflict)
+}
