@@ -142,11 +142,32 @@ func fositeType(kind storage.TokenKind) fosite.TokenType {
 	}
 }
 
-// create stores req under (kind, signature).
+// create stores req under (kind, signature). Within a deferred rotation
+// (see rotationTx) it only records the token for the rotation's statement.
 func (a *Adapter) create(ctx context.Context, kind storage.TokenKind, signature, accessSignature string, req fosite.Requester) error {
-	data, err := encode(req)
+	rt := openRotation(ctx)
+	if rt != nil && (rt.rotation == nil || (kind != storage.TokenAccess && kind != storage.TokenRefresh)) {
+		return errOutsideRotation
+	}
+	t, err := a.newToken(kind, signature, accessSignature, req)
 	if err != nil {
 		return err
+	}
+	if rt != nil {
+		rt.rotation.Create = append(rt.rotation.Create, t)
+		return nil
+	}
+	if err := a.store.CreateToken(ctx, t); err != nil {
+		return fositeErr(fmt.Errorf("create %s: %w", kind, err))
+	}
+	return nil
+}
+
+// newToken builds the stored form of req under (kind, signature).
+func (a *Adapter) newToken(kind storage.TokenKind, signature, accessSignature string, req fosite.Requester) (storage.OAuthToken, error) {
+	data, err := encode(req)
+	if err != nil {
+		return storage.OAuthToken{}, err
 	}
 	t := storage.OAuthToken{
 		Kind:            kind,
@@ -170,10 +191,7 @@ func (a *Adapter) create(ctx context.Context, kind storage.TokenKind, signature,
 	if t.ExpiresAt.IsZero() {
 		t.ExpiresAt = t.RequestedAt.Add(a.lifespan(kind))
 	}
-	if err := a.store.CreateToken(ctx, t); err != nil {
-		return fositeErr(fmt.Errorf("create %s: %w", kind, err))
-	}
-	return nil
+	return t, nil
 }
 
 func (a *Adapter) lifespan(kind storage.TokenKind) time.Duration {
@@ -306,6 +324,9 @@ type codeMemo struct {
 // with a conditional update: of concurrent redemptions exactly one
 // succeeds; the others get fosite.ErrSerializationFailure.
 func (a *Adapter) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	if openRotation(ctx) != nil {
+		return errOutsideRotation
+	}
 	return lostRace(a.store.DeactivateToken(ctx, storage.TokenAuthorizeCode, signature))
 }
 
@@ -339,6 +360,9 @@ func (a *Adapter) GetAccessTokenSession(ctx context.Context, signature string, _
 
 // DeleteAccessTokenSession implements oauth2.AccessTokenStorage.
 func (a *Adapter) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	if openRotation(ctx) != nil {
+		return errOutsideRotation
+	}
 	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenAccess, signature))
 }
 
@@ -363,6 +387,9 @@ func (a *Adapter) GetRefreshTokenSession(ctx context.Context, signature string, 
 
 // DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
 func (a *Adapter) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	if openRotation(ctx) != nil {
+		return errOutsideRotation
+	}
 	return ignoreNotFound(a.store.DeleteToken(ctx, storage.TokenRefresh, signature))
 }
 
@@ -370,7 +397,19 @@ func (a *Adapter) DeleteRefreshTokenSession(ctx context.Context, signature strin
 // the presented refresh token with a conditional update (of concurrent
 // refreshes exactly one succeeds; the others get
 // fosite.ErrSerializationFailure) and revokes the family's access tokens.
+// Within a deferred rotation (see rotationTx) it records the rotation, and
+// Commit performs it with the new tokens as one storage.Rotation.
 func (a *Adapter) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	if rt := openRotation(ctx); rt != nil {
+		if rt.rotation != nil {
+			return errOutsideRotation
+		}
+		rt.rotation = &storage.Rotation{
+			Kind: storage.TokenRefresh, Signature: signature,
+			RequestID: requestID, RevokeKind: storage.TokenAccess,
+		}
+		return nil
+	}
 	if err := a.store.DeactivateToken(ctx, storage.TokenRefresh, signature); err != nil {
 		return lostRace(err)
 	}
@@ -383,6 +422,9 @@ func (a *Adapter) RotateRefreshToken(ctx context.Context, requestID, signature s
 // RevokeRefreshToken implements oauth2.TokenRevocationStorage: every refresh
 // token of the grant becomes inactive.
 func (a *Adapter) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	if openRotation(ctx) != nil {
+		return errOutsideRotation
+	}
 	_, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenRefresh, requestID)
 	return fositeErr(err)
 }
@@ -390,6 +432,9 @@ func (a *Adapter) RevokeRefreshToken(ctx context.Context, requestID string) erro
 // RevokeAccessToken implements oauth2.TokenRevocationStorage: every access
 // token of the grant becomes inactive.
 func (a *Adapter) RevokeAccessToken(ctx context.Context, requestID string) error {
+	if openRotation(ctx) != nil {
+		return errOutsideRotation
+	}
 	_, err := a.store.DeactivateTokensByRequestID(ctx, storage.TokenAccess, requestID)
 	return fositeErr(err)
 }
@@ -440,8 +485,55 @@ func (a *Adapter) GetPKCERequestSession(ctx context.Context, signature string, _
 // expires with the code.
 func (a *Adapter) DeletePKCERequestSession(context.Context, string) error { return nil }
 
-// BeginTX implements fosite's storage.Transactional.
+// rotationKey keys a *rotationTx in a refresh request's context.
+type rotationKey struct{}
+
+// rotationTx is a refresh grant's transaction, deferred to its commit.
+// fosite's refresh handler opens a transaction, rotates the presented
+// refresh token, creates the new access and refresh tokens and commits.
+// Provider.Token puts a rotationTx in the context of a refresh_token grant;
+// the first BeginTX then opens no database transaction but records the
+// rotation and the new tokens, and Commit performs them as one
+// storage.Rotation: one statement on PostgreSQL instead of BEGIN, four
+// statements and COMMIT. The guarantees are the store's: of concurrent
+// rotations exactly one succeeds, the others change nothing and fail with
+// fosite.ErrSerializationFailure, now at Commit rather than at
+// RotateRefreshToken. Any other write while it is open fails
+// (errOutsideRotation) rather than running outside the transaction.
+type rotationTx struct {
+	state    rotationState
+	rotation *storage.Rotation
+}
+
+type rotationState int
+
+const (
+	rotationIdle rotationState = iota // no BeginTX yet
+	rotationOpen                      // BeginTX done, writes recorded
+	rotationDone                      // committed or rolled back
+)
+
+var errOutsideRotation = fosite.ErrServerError.WithDebug("unexpected write inside a deferred refresh token rotation")
+
+// openRotation returns ctx's deferred rotation while it is open.
+func openRotation(ctx context.Context) *rotationTx {
+	if rt, _ := ctx.Value(rotationKey{}).(*rotationTx); rt != nil && rt.state == rotationOpen {
+		return rt
+	}
+	return nil
+}
+
+// BeginTX implements fosite's storage.Transactional. In a refresh grant's
+// context the first call starts a deferred rotation (see rotationTx).
 func (a *Adapter) BeginTX(ctx context.Context) (context.Context, error) {
+	if rt, _ := ctx.Value(rotationKey{}).(*rotationTx); rt != nil {
+		if rt.state == rotationIdle {
+			rt.state = rotationOpen
+			return ctx, nil
+		}
+		// A database transaction from here on: hide the rotation.
+		ctx = context.WithValue(ctx, rotationKey{}, (*rotationTx)(nil))
+	}
 	txCtx, err := a.store.BeginTx(ctx)
 	if err != nil {
 		return ctx, fositeErr(fmt.Errorf("begin transaction: %w", err))
@@ -452,10 +544,31 @@ func (a *Adapter) BeginTX(ctx context.Context) (context.Context, error) {
 // Commit implements fosite's storage.Transactional. A serialization
 // failure at commit is a lost race like any other.
 func (a *Adapter) Commit(ctx context.Context) error {
+	if rt, _ := ctx.Value(rotationKey{}).(*rotationTx); rt != nil {
+		if rt.state != rotationOpen {
+			return fosite.ErrServerError.WithDebug("commit: no open transaction")
+		}
+		rt.state = rotationDone
+		if rt.rotation == nil {
+			return nil
+		}
+		if err := a.store.RotateToken(ctx, *rt.rotation); err != nil {
+			if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+				return lostRace(err)
+			}
+			return fositeErr(err)
+		}
+		return nil
+	}
 	return fositeErr(a.store.Commit(ctx))
 }
 
-// Rollback implements fosite's storage.Transactional.
+// Rollback implements fosite's storage.Transactional. A deferred rotation
+// is dropped (nothing was written); after its Commit, Rollback does nothing.
 func (a *Adapter) Rollback(ctx context.Context) error {
+	if rt, _ := ctx.Value(rotationKey{}).(*rotationTx); rt != nil {
+		rt.state, rt.rotation = rotationDone, nil
+		return nil
+	}
 	return fositeErr(a.store.Rollback(ctx))
 }

@@ -291,6 +291,10 @@ func (p *Provider) Token(ctx context.Context, r *http.Request) (fosite.AccessReq
 			s.Auth.ClientID = id
 		}
 	}
+	if ar.GetGrantTypes().ExactOne("refresh_token") {
+		// One statement for the rotation (see rotationTx).
+		ctx = context.WithValue(ctx, rotationKey{}, &rotationTx{})
+	}
 	resp, err := p.oauth2.NewAccessResponse(ctx, ar)
 	if err != nil {
 		return ar, nil, p.tokenError(ctx, ar, err)
