@@ -297,10 +297,35 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 		AccessTokenExtra: accessExtra,
 		UserinfoClaims:   claimsReq.Userinfo,
 	})
-	if pending != nil {
-		h.endFlow(ctx, pending)
+	if pending == nil {
+		h.opts.Provider.WriteAuthorizeResponse(ctx, w, ar, session)
+		return
 	}
-	h.opts.Provider.WriteAuthorizeResponse(ctx, w, ar, session)
+	// The pending request is deleted in the code's transaction: the code
+	// exists if and only if the request was consumed, by exactly one of
+	// concurrent resumes (the others find it gone and issue nothing), and
+	// the response goes out only once that transaction committed.
+	var resp fosite.AuthorizeResponder
+	err = h.opts.Store.InTx(ctx, func(ctx context.Context) error {
+		if err := h.opts.Store.DeleteAuthRequest(ctx, pending.Req.ID); err != nil {
+			return err
+		}
+		var err error
+		resp, err = h.opts.Provider.NewAuthorizeResponse(ctx, ar, session)
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		h.flowError(w, r, errFlowNotFound)
+		return
+	}
+	if err != nil {
+		// Rolled back: the request ends all the same (single use).
+		h.endFlow(ctx, pending)
+		if rfc := new(fosite.RFC6749Error); !errors.As(err, &rfc) {
+			err = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	h.opts.Provider.WriteAuthorizeResult(ctx, w, ar, resp, err)
 }
 
 // errUnmetAuthenticationRequirements is the error of OpenID Connect Core

@@ -353,22 +353,56 @@ func (h *Handler) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, req
 		h.writeAPIError(w, r, apiBadRequest(`"credential" is required: the JSON of credential.toJSON().`))
 		return
 	}
-	u, m, err := rp.FinishLogin(ctx, id, req.Credential)
+	// Without post-login actions (which may take long, and must not run
+	// while the login's transaction holds its locks), the MFA gate and the
+	// new session are written in the passkey login's own transaction: a
+	// login is one write transaction, and the cookie is set only once it
+	// committed.
+	var (
+		s       storage.Session
+		tok     []byte
+		gated   string
+		inTx    = h.opts.Actions == nil || h.opts.Actions.Len() == 0
+		started bool
+	)
+	var then func(ctx context.Context, u storage.User, m connector.Method) error
+	if inTx {
+		then = func(txCtx context.Context, u storage.User, m connector.Method) error {
+			m = passkeyMethod(rp, m)
+			next, err := h.gateLogin(r.WithContext(txCtx), f, u, []connector.Method{m})
+			if err != nil || next != "" {
+				gated = next
+				return err
+			}
+			s, tok, err = h.sessions.create(txCtx, r, u, f.Req.ConnectionID, []connector.Method{m})
+			started = err == nil
+			return err
+		}
+	}
+	u, m, err := rp.FinishLoginTx(ctx, id, req.Credential, then)
 	if err != nil {
 		h.writeAPIError(w, r, err)
 		return
 	}
 	m = passkeyMethod(rp, m)
-	// Post-login actions and MFA come before the session (mfa.go).
-	if next, err := h.gateLogin(r, f, u, []connector.Method{m}); err != nil || next != "" {
-		if err != nil {
-			h.writeAPIError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"redirect": next})
+	if gated != "" {
+		writeJSON(w, http.StatusOK, map[string]string{"redirect": gated})
 		return
 	}
-	s, err := h.sessions.start(w, r, u, f.Req.ConnectionID, []connector.Method{m})
+	if started {
+		err = h.sessions.setCookie(w, r, tok)
+	} else {
+		// Post-login actions and MFA come before the session (mfa.go).
+		if next, err := h.gateLogin(r, f, u, []connector.Method{m}); err != nil || next != "" {
+			if err != nil {
+				h.writeAPIError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"redirect": next})
+			return
+		}
+		s, err = h.sessions.start(w, r, u, f.Req.ConnectionID, []connector.Method{m})
+	}
 	if err != nil {
 		h.writeAPIError(w, r, err)
 		return

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -125,23 +126,37 @@ func (m *sessionManager) current(r *http.Request) (storage.Session, bool) {
 // login gets a fresh token and a fresh session ID (no session fixation); the
 // session the browser had before, if any, is deleted.
 func (m *sessionManager) start(w http.ResponseWriter, r *http.Request, u storage.User, connectionID string, methods []connector.Method) (storage.Session, error) {
-	ctx := r.Context()
-	if old, ok := m.current(r); ok {
+	s, tok, err := m.create(r.Context(), r, u, connectionID, methods)
+	if err != nil {
+		return storage.Session{}, err
+	}
+	if err := m.setCookie(w, r, tok); err != nil {
+		return storage.Session{}, err
+	}
+	return s, nil
+}
+
+// create is start without the cookie: it stores the new session (deleting
+// the browser's previous one) with ctx, which may carry the caller's
+// transaction, and returns the session token for setCookie, to be called
+// once that transaction committed.
+func (m *sessionManager) create(ctx context.Context, r *http.Request, u storage.User, connectionID string, methods []connector.Method) (storage.Session, []byte, error) {
+	if old, ok := m.current(r.WithContext(ctx)); ok {
 		if err := m.store.DeleteSession(ctx, old.ID); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			return storage.Session{}, fmt.Errorf("start session: delete previous session: %w", err)
+			return storage.Session{}, nil, fmt.Errorf("start session: delete previous session: %w", err)
 		}
 	}
 	tok := make([]byte, 32)
 	if _, err := rand.Read(tok); err != nil {
-		return storage.Session{}, fmt.Errorf("start session: %w", err)
+		return storage.Session{}, nil, fmt.Errorf("start session: %w", err)
 	}
 	id := make([]byte, 16)
 	if _, err := rand.Read(id); err != nil {
-		return storage.Session{}, fmt.Errorf("start session: %w", err)
+		return storage.Session{}, nil, fmt.Errorf("start session: %w", err)
 	}
 	evidence, err := json.Marshal(methods)
 	if err != nil {
-		return storage.Session{}, fmt.Errorf("start session: encode evidence: %w", err)
+		return storage.Session{}, nil, fmt.Errorf("start session: encode evidence: %w", err)
 	}
 	amr, acr := provider.EvidenceClaims(methods)
 	now := m.now().UTC()
@@ -162,16 +177,21 @@ func (m *sessionManager) start(w http.ResponseWriter, r *http.Request, u storage
 		ExpiresAt:    now.Add(m.lifetime),
 	})
 	if err != nil {
-		return storage.Session{}, fmt.Errorf("start session: %w", err)
+		return storage.Session{}, nil, fmt.Errorf("start session: %w", err)
 	}
+	return s, tok, nil
+}
+
+// setCookie gives the browser the session token of a stored session.
+func (m *sessionManager) setCookie(w http.ResponseWriter, r *http.Request, tok []byte) error {
 	c := sessions.NewSession(m.cookies, m.name)
 	opts := *m.cookies.Options
 	c.Options = &opts
 	c.Values[sessionTokenKey] = tok
 	if err := m.cookies.Save(r, w, c); err != nil {
-		return storage.Session{}, fmt.Errorf("start session: set cookie: %w", err)
+		return fmt.Errorf("start session: set cookie: %w", err)
 	}
-	return s, nil
+	return nil
 }
 
 // end deletes the request's browser session, if any, and expires the

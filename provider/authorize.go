@@ -14,6 +14,24 @@ import (
 // a plain 400 when no redirect is possible.
 func (p *Provider) WriteAuthorizeResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, s *Session) {
 	resp, err := p.newAuthorizeResponse(ctx, ar, s)
+	p.WriteAuthorizeResult(ctx, w, ar, resp, err)
+}
+
+// NewAuthorizeResponse is the storage half of WriteAuthorizeResponse: it
+// makes and stores the response (code, OpenID Connect and PKCE state) and
+// writes nothing to the client. With a ctx that carries the caller's
+// transaction it joins it, so that the caller can write more in the same
+// transaction, commit, and only then send the response with
+// WriteAuthorizeResult.
+func (p *Provider) NewAuthorizeResponse(ctx context.Context, ar fosite.AuthorizeRequester, s *Session) (fosite.AuthorizeResponder, error) {
+	return p.newAuthorizeResponse(ctx, ar, s)
+}
+
+// WriteAuthorizeResult sends the outcome of NewAuthorizeResponse: the
+// redirect with the RFC 9207 iss parameter, or, when err is not nil, an
+// error redirect (WriteAuthorizeError) or a plain 400 when no redirect is
+// possible.
+func (p *Provider) WriteAuthorizeResult(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder, err error) {
 	if err != nil {
 		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= http.StatusInternalServerError {
 			p.log.ErrorContext(ctx, "authorize response failed", "error", rfc.Error(), "debug", rfc.Debug(), "cause", rfc.Cause())
