@@ -33,6 +33,10 @@ LOAD_DB ?= latchkey_load
 LOAD_DSN ?= postgres://postgres@127.0.0.1:5432/$(LOAD_DB)?sslmode=disable
 LOAD_SECRET ?= 6c6f61642d6f6e6c792d6d61737465722d7365637265742d6e6f742d7573652d
 LOAD_ARGS ?= -scenario client_credentials,introspect,refresh,code,login -c 8,64,256 -duration 10s -n 0
+# The issuer's host and the port: the passkey scenario needs LOAD_HOST=localhost
+# (WebAuthn refuses an IP address as the relying party ID).
+LOAD_HOST ?= 127.0.0.1
+LOAD_PORT ?= 18080
 
 ## load: build, start `latchkey serve` on PostgreSQL (127.0.0.1:18080), run cmd/latchkey-load against it, stop it
 load:
@@ -43,7 +47,8 @@ load:
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(LOAD_DB)'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE $(LOAD_DB)'
 	@LATCHKEY_DATABASE_DSN='$(LOAD_DSN)' LATCHKEY_SECRET='$(LOAD_SECRET)' \
+		LATCHKEY_ISSUER='http://$(LOAD_HOST):$(LOAD_PORT)' LATCHKEY_LISTEN='127.0.0.1:$(LOAD_PORT)' \
 		./bin/latchkey serve --config cmd/latchkey-load/latchkey-load.yaml > bin/load-server.log 2>&1 & pid=$$!; \
 	trap 'kill $$pid 2>/dev/null; wait $$pid 2>/dev/null' EXIT; \
-	for i in $$(seq 100); do curl -fs http://127.0.0.1:18080/healthz >/dev/null && break; sleep 0.1; done; \
-	uptime; ./bin/latchkey-load -target http://127.0.0.1:18080 $(LOAD_ARGS); uptime
+	for i in $$(seq 100); do curl -fs http://127.0.0.1:$(LOAD_PORT)/healthz >/dev/null && break; sleep 0.1; done; \
+	uptime; ./bin/latchkey-load -target http://$(LOAD_HOST):$(LOAD_PORT) $(LOAD_ARGS); uptime

@@ -20,7 +20,16 @@
 //     logged-in browser, untimed), so -n bounds this scenario;
 //   - login: a whole password login by a fresh browser (cookie jar):
 //     /authorize, the email form, the password form (argon2id), the
-//     redirect with a code, and the code exchange.
+//     redirect with a code, and the code exchange;
+//   - passkey: a whole passkey login by a fresh browser with the software
+//     authenticator of connector/passkey/passkeytest (ES256): /authorize,
+//     POST /passkey/login/begin (discoverable), the assertion,
+//     POST /passkey/login/finish, the resume redirect with the code, and
+//     the code exchange. Each worker signs its own user up with a passkey
+//     through the JSON API first (untimed). WebAuthn refuses an IP address
+//     as the relying party: run the server with the issuer on localhost
+//     (LATCHKEY_ISSUER=http://localhost:18080, or make load
+//     LOAD_HOST=localhost) and pass -target http://localhost:18080.
 //
 // The clients and the user come from the server's configuration:
 // latchkey-load.yaml in this directory declares them (make load uses it),

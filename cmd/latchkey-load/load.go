@@ -18,7 +18,7 @@ import (
 )
 
 // scenarioNames are the scenarios this tool knows.
-var scenarioNames = []string{"client_credentials", "introspect", "refresh", "code", "login"}
+var scenarioNames = []string{"client_credentials", "introspect", "refresh", "code", "login", "passkey"}
 
 // entry is one scenario run by some workers.
 type entry struct {
@@ -242,6 +242,8 @@ func (l *loader) scenario(ctx context.Context, e entry) (worker, int64, error) {
 				}
 			}, nil
 		}, limit, nil
+	case "passkey":
+		return l.passkeyWorker, limit, nil
 	case "login":
 		if err := l.setup(ctx); err != nil {
 			return nil, 0, err
