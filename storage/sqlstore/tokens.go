@@ -2,12 +2,14 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/latchkey/latchkey/storage"
@@ -39,10 +41,27 @@ func (s *Store) CreateToken(ctx context.Context, t storage.OAuthToken) error {
 	return nil
 }
 
+// getTokenSQL is GetToken's query, per driver. GetToken is on the path of
+// every refresh, code exchange and introspection, so it is plain
+// database/sql on the handle GORM would use (the pool or the context's
+// transaction), without GORM's statement building and reflection.
+var getTokenSQL = map[string]string{
+	DriverPostgres: `SELECT kind, signature, request_id, client_id, subject, session_id, active, access_signature, requested_at, expires_at, data
+FROM oauth_tokens WHERE kind = $1 AND signature = $2`,
+	DriverSQLite: `SELECT kind, signature, request_id, client_id, subject, session_id, active, access_signature, requested_at, expires_at, data
+FROM oauth_tokens WHERE kind = ? AND signature = ?`,
+}
+
 // GetToken returns the token whatever its Active state and expiry.
 func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.OAuthToken, error) {
 	var r tokenRow
-	if err := s.db(ctx).Where("kind = ? AND signature = ?", string(kind), signature).Take(&r).Error; err != nil {
+	err := s.db(ctx).Statement.ConnPool.QueryRowContext(ctx, getTokenSQL[s.driver], string(kind), signature).Scan(
+		&r.Kind, &r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.SessionID, &r.Active,
+		&r.AccessSignature, &r.RequestedAt, &r.ExpiresAt, &r.Data)
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			err = gorm.ErrRecordNotFound
+		}
 		return storage.OAuthToken{}, wrap("get token", err)
 	}
 	return r.toToken(), nil
@@ -389,7 +408,8 @@ func (s *Store) RotateToken(ctx context.Context, r storage.Rotation) error {
 	}
 	q, args := rotateSQL(r, rows)
 	var n int64
-	if err := s.db(ctx).Raw(q, args...).Scan(&n).Error; err != nil {
+	// database/sql directly, as in GetToken.
+	if err := s.db(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
 		return wrap("rotate token", err)
 	}
 	if n == 1 {
@@ -398,34 +418,57 @@ func (s *Store) RotateToken(ctx context.Context, r storage.Rotation) error {
 	return s.whyNotDeactivated(ctx, "rotate token", r.Kind, r.Signature)
 }
 
-// rotateSQL builds RotateToken's PostgreSQL statement. The parameters of
-// the inserted rows are cast because a VALUES list under INSERT … SELECT
-// does not take its types from the target columns.
+// rotateSQL returns RotateToken's PostgreSQL statement and arguments.
 func rotateSQL(r storage.Rotation, rows []tokenRow) (string, []any) {
-	var b strings.Builder
 	args := make([]any, 0, 4+11*len(rows))
 	args = append(args, string(r.Kind), r.Signature, r.RequestID, string(r.RevokeKind))
+	for _, t := range rows {
+		args = append(args, t.Kind, t.Signature, t.RequestID, t.ClientID, t.Subject, t.SessionID, t.Active,
+			t.AccessSignature, t.RequestedAt, t.ExpiresAt, t.Data)
+	}
+	if len(rows) < len(rotateSQLs) {
+		return rotateSQLs[len(rows)], args
+	}
+	return buildRotateSQL(len(rows)), args
+}
+
+// rotateSQLs holds the statements for 0 to 3 created tokens (a refresh
+// creates 2).
+var rotateSQLs = func() []string {
+	qs := make([]string, 4)
+	for n := range qs {
+		qs[n] = buildRotateSQL(n)
+	}
+	return qs
+}()
+
+// buildRotateSQL builds RotateToken's statement for n created tokens. The
+// parameters of the inserted rows are cast because a VALUES list under
+// INSERT … SELECT does not take its types from the target columns.
+func buildRotateSQL(n int) string {
+	var b strings.Builder
 	// "active" is literal so that the partial index
 	// oauth_tokens_active_request serves the family update.
-	b.WriteString(`WITH r AS (UPDATE oauth_tokens SET active = false WHERE kind = ? AND signature = ? AND active RETURNING 1),
-a AS (UPDATE oauth_tokens SET active = false WHERE request_id = ? AND kind = ? AND active AND EXISTS (SELECT 1 FROM r))`)
-	if len(rows) > 0 {
+	b.WriteString(`WITH r AS (UPDATE oauth_tokens SET active = false WHERE kind = $1 AND signature = $2 AND active RETURNING 1),
+a AS (UPDATE oauth_tokens SET active = false WHERE request_id = $3 AND kind = $4 AND active AND EXISTS (SELECT 1 FROM r))`)
+	if n > 0 {
 		b.WriteString(`,
 i AS (INSERT INTO oauth_tokens (kind, signature, request_id, client_id, subject, session_id, active, access_signature, requested_at, expires_at, data)
 SELECT * FROM (VALUES `)
-		for i, t := range rows {
+		p := 5
+		for i := range n {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?::text, ?::text, ?::text, ?::text, ?::text, ?::text, ?::boolean, ?::text, ?::timestamptz, ?::timestamptz, ?::bytea)")
-			args = append(args, t.Kind, t.Signature, t.RequestID, t.ClientID, t.Subject, t.SessionID, t.Active,
-				t.AccessSignature, t.RequestedAt, t.ExpiresAt, t.Data)
+			fmt.Fprintf(&b, "($%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::text, $%d::boolean, $%d::text, $%d::timestamptz, $%d::timestamptz, $%d::bytea)",
+				p, p+1, p+2, p+3, p+4, p+5, p+6, p+7, p+8, p+9, p+10)
+			p += 11
 		}
 		b.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM r))`)
 	}
 	b.WriteString(`
 SELECT count(*) FROM r`)
-	return b.String(), args
+	return b.String()
 }
 
 // rotateInTx is RotateToken as separate statements in a transaction.
