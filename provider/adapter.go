@@ -96,11 +96,18 @@ func encode(req fosite.Requester) ([]byte, error) {
 	return b, nil
 }
 
+// loadedRequest is storedRequest as decoded: the session is parsed in the
+// same pass as the rest (no second scan of a json.RawMessage).
+type loadedRequest struct {
+	storedRequest
+	Session *Session `json:"session,omitempty"`
+}
+
 // decode rebuilds a fosite request from storage, with a fresh *Session and
 // the client from the cache. A deleted client makes the token unusable
 // (fosite.ErrNotFound).
 func (a *Adapter) decode(ctx context.Context, t storage.OAuthToken) (*fosite.Request, error) {
-	var sr storedRequest
+	var sr loadedRequest
 	if err := json.Unmarshal(t.Data, &sr); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", t.Kind, err)
 	}
@@ -108,11 +115,9 @@ func (a *Adapter) decode(ctx context.Context, t storage.OAuthToken) (*fosite.Req
 	if err != nil {
 		return nil, fositeErr(err)
 	}
-	sess := &Session{}
-	if len(sr.Session) > 0 {
-		if err := json.Unmarshal(sr.Session, sess); err != nil {
-			return nil, fmt.Errorf("decode %s session: %w", t.Kind, err)
-		}
+	sess := sr.Session
+	if sess == nil {
+		sess = &Session{}
 	}
 	sess.ensure()
 	req := fosite.NewRequest()
@@ -149,12 +154,19 @@ func (a *Adapter) create(ctx context.Context, kind storage.TokenKind, signature,
 	if rt != nil && (rt.rotation == nil || (kind != storage.TokenAccess && kind != storage.TokenRefresh)) {
 		return errOutsideRotation
 	}
-	t, err := a.newToken(kind, signature, accessSignature, req)
+	var data []byte
+	if rt != nil && rt.encodedReq == req {
+		// fosite stores one request under the new access and refresh
+		// tokens: encode it once.
+		data = rt.encoded
+	}
+	t, err := a.newToken(kind, signature, accessSignature, req, data)
 	if err != nil {
 		return err
 	}
 	if rt != nil {
 		rt.rotation.Create = append(rt.rotation.Create, t)
+		rt.encodedReq, rt.encoded = req, t.Data
 		return nil
 	}
 	if err := a.store.CreateToken(ctx, t); err != nil {
@@ -163,11 +175,14 @@ func (a *Adapter) create(ctx context.Context, kind storage.TokenKind, signature,
 	return nil
 }
 
-// newToken builds the stored form of req under (kind, signature).
-func (a *Adapter) newToken(kind storage.TokenKind, signature, accessSignature string, req fosite.Requester) (storage.OAuthToken, error) {
-	data, err := encode(req)
-	if err != nil {
-		return storage.OAuthToken{}, err
+// newToken builds the stored form of req under (kind, signature); data is
+// encode(req) when the caller has it already.
+func (a *Adapter) newToken(kind storage.TokenKind, signature, accessSignature string, req fosite.Requester, data []byte) (storage.OAuthToken, error) {
+	if data == nil {
+		var err error
+		if data, err = encode(req); err != nil {
+			return storage.OAuthToken{}, err
+		}
 	}
 	t := storage.OAuthToken{
 		Kind:            kind,
@@ -503,6 +518,9 @@ type rotationKey struct{}
 type rotationTx struct {
 	state    rotationState
 	rotation *storage.Rotation
+	// encodedReq was last encoded, as encoded.
+	encodedReq fosite.Requester
+	encoded    []byte
 }
 
 type rotationState int
