@@ -23,8 +23,25 @@ import (
 // list of write methods it ran, e.g. "ConsumeChallenge+UpdateCredential".
 type countingStore struct {
 	storage.Store
-	mu  sync.Mutex
-	txs []string
+	mu    sync.Mutex
+	txs   []string
+	reads []string
+}
+
+// read records a read method's call (for the log: where the round trips go).
+func (c *countingStore) read(method string) {
+	c.mu.Lock()
+	c.reads = append(c.reads, method)
+	c.mu.Unlock()
+}
+
+// takeReads returns the reads recorded since the last call and forgets them.
+func (c *countingStore) takeReads() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.reads
+	c.reads = nil
+	return out
 }
 
 type countTxKey struct{}
@@ -141,36 +158,41 @@ func TestPasskeyLoginWriteTransactions(t *testing.T) {
 // the write transactions of each step.
 func passkeyLoginWrites(t *testing.T, e *env, cs *countingStore, auth *passkeytest.Authenticator) map[string][]string {
 	got := map[string][]string{}
+	take := func(step string) {
+		got[step] = cs.take()
+		t.Logf("%s reads: %v", step, cs.takeReads())
+	}
 	br := e.newBrowser(t)
 	a := e.authz(t, webClient, "openid email")
 	// Background work (key rotation, expiry sweeps) is not the login's.
 	time.Sleep(10 * time.Millisecond)
 	cs.take()
+	cs.takeReads()
 	p := br.get(t, a.String())
 	state := p.URL.Query().Get("state")
 	if p.path() != "/u/login" || state == "" {
 		t.Fatalf("authorize: got %s", p.URL)
 	}
-	got["authorize"] = cs.take()
+	take("authorize")
 	c := e.mustBegin(t, br, pathLoginBegin, map[string]any{"state": state})
-	got["begin"] = cs.take()
+	take("begin")
 	resp, err := auth.Get(c.PublicKey, passkeytest.Tamper{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fin := e.apiPost(t, br, pathLoginFinish, map[string]any{"state": state, "ceremony": c.ID, "credential": json.RawMessage(resp)}, nil)
 	next := e.redirectOf(t, fin)
-	got["finish"] = cs.take()
+	take("finish")
 	cb := br.get(t, next).callback(t, webRedirect)
 	if cb.Code == "" {
 		t.Fatalf("resume: error %q", cb.Error)
 	}
-	got["resume"] = cs.take()
+	take("resume")
 	r := e.token(t, webClient, url.Values{"grant_type": {"authorization_code"}, "code": {cb.Code}, "redirect_uri": {webRedirect}})
 	if r.Status != http.StatusOK || r.str("id_token") == "" {
 		t.Fatalf("token: %d %s", r.Status, r.Raw)
 	}
-	got["token"] = cs.take()
+	take("token")
 	return got
 }
 func (w *countingStore) DeleteExpired(ctx context.Context, now time.Time) (int64, error) {
@@ -351,4 +373,114 @@ func (w *countingStore) RecordLoginFailure(ctx context.Context, f storage.Failed
 func (w *countingStore) ResetLoginFailures(ctx context.Context, connectionID, identifier, ip string) (int64, error) {
 	w.wrote(ctx, "ResetLoginFailures")
 	return w.Store.ResetLoginFailures(ctx, connectionID, identifier, ip)
+}
+
+func (w *countingStore) GetUser(ctx context.Context, id string) (storage.User, error) {
+	w.read("GetUser")
+	return w.Store.GetUser(ctx, id)
+}
+
+func (w *countingStore) GetUserByEmail(ctx context.Context, connectionID, email string) (storage.User, error) {
+	w.read("GetUserByEmail")
+	return w.Store.GetUserByEmail(ctx, connectionID, email)
+}
+
+func (w *countingStore) GetUserByUsername(ctx context.Context, connectionID, username string) (storage.User, error) {
+	w.read("GetUserByUsername")
+	return w.Store.GetUserByUsername(ctx, connectionID, username)
+}
+
+func (w *countingStore) ListUsers(ctx context.Context, f storage.UserFilter) ([]storage.User, error) {
+	w.read("ListUsers")
+	return w.Store.ListUsers(ctx, f)
+}
+
+func (w *countingStore) GetCredential(ctx context.Context, id string) (storage.Credential, error) {
+	w.read("GetCredential")
+	return w.Store.GetCredential(ctx, id)
+}
+
+func (w *countingStore) GetCredentialByExternalID(ctx context.Context, kind storage.CredentialKind, externalID []byte) (storage.Credential, error) {
+	w.read("GetCredentialByExternalID")
+	return w.Store.GetCredentialByExternalID(ctx, kind, externalID)
+}
+
+func (w *countingStore) ListCredentials(ctx context.Context, userID string, kind storage.CredentialKind) ([]storage.Credential, error) {
+	w.read("ListCredentials")
+	return w.Store.ListCredentials(ctx, userID, kind)
+}
+
+func (w *countingStore) GetConnection(ctx context.Context, id string) (storage.Connection, error) {
+	w.read("GetConnection")
+	return w.Store.GetConnection(ctx, id)
+}
+
+func (w *countingStore) GetConnectionByName(ctx context.Context, name string) (storage.Connection, error) {
+	w.read("GetConnectionByName")
+	return w.Store.GetConnectionByName(ctx, name)
+}
+
+func (w *countingStore) ListConnections(ctx context.Context) ([]storage.Connection, error) {
+	w.read("ListConnections")
+	return w.Store.ListConnections(ctx)
+}
+
+func (w *countingStore) GetClient(ctx context.Context, id string) (storage.Client, error) {
+	w.read("GetClient")
+	return w.Store.GetClient(ctx, id)
+}
+
+func (w *countingStore) ListClients(ctx context.Context) ([]storage.Client, error) {
+	w.read("ListClients")
+	return w.Store.ListClients(ctx)
+}
+
+func (w *countingStore) GetSession(ctx context.Context, id string) (storage.Session, error) {
+	w.read("GetSession")
+	return w.Store.GetSession(ctx, id)
+}
+
+func (w *countingStore) GetSessionByTokenHash(ctx context.Context, tokenHash []byte) (storage.Session, error) {
+	w.read("GetSessionByTokenHash")
+	return w.Store.GetSessionByTokenHash(ctx, tokenHash)
+}
+
+func (w *countingStore) ListUserSessions(ctx context.Context, userID string) ([]storage.Session, error) {
+	w.read("ListUserSessions")
+	return w.Store.ListUserSessions(ctx, userID)
+}
+
+func (w *countingStore) GetAuthRequest(ctx context.Context, id string) (storage.AuthRequest, error) {
+	w.read("GetAuthRequest")
+	return w.Store.GetAuthRequest(ctx, id)
+}
+
+func (w *countingStore) GetConsent(ctx context.Context, userID, clientID string) (storage.Consent, error) {
+	w.read("GetConsent")
+	return w.Store.GetConsent(ctx, userID, clientID)
+}
+
+func (w *countingStore) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	w.read("ListSigningKeys")
+	return w.Store.ListSigningKeys(ctx)
+}
+
+func (w *countingStore) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.OAuthToken, error) {
+	w.read("GetToken")
+	return w.Store.GetToken(ctx, kind, signature)
+}
+
+func (w *countingStore) GetChallenge(ctx context.Context, kind, id string) (storage.Challenge, error) {
+	w.read("GetChallenge")
+	return w.Store.GetChallenge(ctx, kind, id)
+}
+
+func (w *countingStore) GetLoginFailure(ctx context.Context, connectionID, identifier, ip string) (storage.LoginFailure, error) {
+	w.read("GetLoginFailure")
+	return w.Store.GetLoginFailure(ctx, connectionID, identifier, ip)
+}
+
+func (w *countingStore) ListLoginFailures(ctx context.Context, connectionID, identifier string) ([]storage.LoginFailure, error) {
+	w.read("ListLoginFailures")
+	return w.Store.ListLoginFailures(ctx, connectionID, identifier)
 }

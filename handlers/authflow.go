@@ -86,10 +86,10 @@ func (h *Handler) loadFlowByID(ctx context.Context, id string) (*flow, error) {
 	if req.ClientID == "" && f.State.ReturnTo != "" {
 		// A login for Latchkey's own pages (the account page).
 		f.Client = accountClient()
-	} else if f.Client, err = h.opts.Store.GetClient(ctx, req.ClientID); err != nil {
+	} else if f.Client, err = h.opts.Provider.StoredClient(ctx, req.ClientID); err != nil {
 		return nil, fmt.Errorf("load client: %w", err)
 	}
-	conn, err := h.opts.Store.GetConnection(ctx, req.ConnectionID)
+	conn, err := h.connection(ctx, req.ConnectionID)
 	if err != nil {
 		return nil, fmt.Errorf("load connection: %w", err)
 	}

@@ -113,7 +113,7 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
 
-	client, err := h.opts.Store.GetClient(ctx, ar.GetClient().GetID())
+	client, err := h.opts.Provider.StoredClient(ctx, ar.GetClient().GetID())
 	if err != nil {
 		h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
 		return
@@ -356,7 +356,7 @@ func (h *Handler) pickConnection(ctx context.Context, client storage.Client, nam
 	} else if !slices.Contains(allowed, name) {
 		return storage.Connection{}, fosite.ErrInvalidRequest.WithHintf("The connection %q is not enabled for this client.", name)
 	}
-	conn, err := h.opts.Store.GetConnectionByName(ctx, name)
+	conn, err := h.connectionByName(ctx, name)
 	if errors.Is(err, storage.ErrNotFound) {
 		return storage.Connection{}, fosite.ErrInvalidRequest.WithHintf("The connection %q does not exist.", name)
 	}

@@ -70,6 +70,7 @@ type Handler struct {
 	mux       *http.ServeMux
 	sessions  *sessionManager
 	clientIdx clientIndex
+	conns     *connCache
 }
 
 // New checks the options and mounts every flow's routes.
@@ -90,7 +91,7 @@ func New(o Options) (*Handler, error) {
 	if o.Cookies.Lifetime == 0 {
 		o.Cookies.Lifetime = 7 * 24 * time.Hour
 	}
-	h := &Handler{opts: o, issuer: iss, log: o.Logger, mux: http.NewServeMux()}
+	h := &Handler{opts: o, issuer: iss, log: o.Logger, mux: http.NewServeMux(), conns: newConnCache(o.Store)}
 	if h.sessions, err = newSessionManager(o.Store, o.Provider, o.Cookies, iss.Scheme == "https"); err != nil {
 		return nil, fmt.Errorf("new handler: %w", err)
 	}

@@ -249,3 +249,14 @@ func (cc *clientCache) invalidate(id string) {
 	delete(cc.m, id)
 	cc.mu.Unlock()
 }
+
+// StoredClient returns the stored record of a client through the client
+// cache (Config.ClientCacheTTL), as the authorize and token endpoints see
+// it: the hosted pages read it on every request of a login.
+func (p *Provider) StoredClient(ctx context.Context, id string) (storage.Client, error) {
+	c, err := p.clients.get(ctx, id)
+	if err != nil {
+		return storage.Client{}, err
+	}
+	return c.Storage(), nil
+}
