@@ -46,6 +46,9 @@ load:
 	@if [ -n "$(LOAD_FRESH)" ]; then psql -h 127.0.0.1 -U postgres -qc 'DROP DATABASE IF EXISTS $(LOAD_DB)'; fi
 	@psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$(LOAD_DB)'" | grep -q 1 || \
 		psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE $(LOAD_DB)'
+	@# The local PostgreSQL runs with autovacuum off: vacuum the load database's
+	@# tables (dead token versions from earlier runs) as autovacuum would.
+	@psql -h 127.0.0.1 -U postgres -d $(LOAD_DB) -qc 'VACUUM (ANALYZE)' 2>/dev/null || true
 	@LATCHKEY_DATABASE_DSN='$(LOAD_DSN)' LATCHKEY_SECRET='$(LOAD_SECRET)' \
 		LATCHKEY_ISSUER='http://$(LOAD_HOST):$(LOAD_PORT)' LATCHKEY_LISTEN='127.0.0.1:$(LOAD_PORT)' \
 		./bin/latchkey serve --config cmd/latchkey-load/latchkey-load.yaml > bin/load-server.log 2>&1 & pid=$$!; \
