@@ -64,8 +64,13 @@ func (e *lifecycleEnv) testBrowserPasswordReset(t *testing.T) {
 	tb.navigate(t, link)
 	waitPath(t, e.pkEnv, tb, "/u/reset-password")
 	tb.do(t, "a weak password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), "weak\r"))
-	waitText(t, tb, "Your password must contain")
-	tb.do(t, "the new password", chromedp.WaitVisible(chromedp.CSS("#password")), chromedp.SendKeys(chromedp.CSS("#password"), newPassword+"\r"))
+	// The rules ("Your password must contain:") are on the page from the
+	// start: wait for the refusal itself, on the re-rendered page.
+	tb.do(t, "the refusal", chromedp.WaitVisible(chromedp.CSS("#password-error")))
+	if msg := evalJS[string](t, tb, `document.getElementById("password-error").textContent`); !strings.Contains(msg, "Your password must contain") {
+		t.Errorf("weak password refused with %q", msg)
+	}
+	tb.do(t, "the new password", chromedp.WaitVisible(chromedp.CSS(`#password[aria-invalid="true"]`)), chromedp.SendKeys(chromedp.CSS("#password"), newPassword+"\r"))
 	waitText(t, tb, "Your password has been changed successfully.")
 
 	// Log in with it (declining the passkey offer that follows).
