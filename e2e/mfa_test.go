@@ -237,6 +237,21 @@ func TestMFA(t *testing.T) {
 			_, _, c := e.mustExchange(t, a, e.codeOf(t, a, next))
 			checkMFAClaims(t, c, "pop", "otp", "mfa")
 		})
+		t.Run("local_enrollment_offer_survives_mfa", func(t *testing.T) {
+			// A login with a phone's passkey (cross-device) on a connection
+			// that asks MFA: after the second factor comes the offer of a
+			// passkey on this device, as without MFA.
+			phone := passkeytest.New(e.issuer)
+			phone.Attachment = "cross-platform"
+			phone.Transports = []string{"hybrid", "internal"}
+			e.passkeyUser(t, phone, connMFAAlways, "mfa-pk-phone@example.com")
+			a := e.authz(t, webClient, "openid").set("connection", connMFAAlways)
+			b := e.newBrowser(t)
+			_, _, next := enrollTOTP(t, b, e.passkeyFirstFactor(t, b, a, phone))
+			if next.Location != nil || next.path() != "/u/passkey/enroll" || !strings.Contains(next.Body, "on this device") {
+				t.Fatalf("after MFA following a cross-device login: want the offer of a passkey on this device, got %s (status %d, Location %v)", next.URL, next.Status, next.Location)
+			}
+		})
 	})
 }
 

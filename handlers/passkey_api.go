@@ -385,7 +385,20 @@ func (h *Handler) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, req
 		return
 	}
 	m = passkeyMethod(rp, m)
+	// A login from another device earns the offer of a passkey on this one
+	// (local enrollment); when MFA comes first, the offer waits in the flow
+	// state and completeMFA shows it.
+	offerLocalAfterMFA := func() error {
+		if !m.CrossDevice || !rp.Policy().LocalEnrollment || f.State.ReturnTo != "" {
+			return nil
+		}
+		return h.saveFlowState(ctx, f, func(st *flowState) { st.PasskeyOffer = offerLocal })
+	}
 	if gated != "" {
+		if err := offerLocalAfterMFA(); err != nil {
+			h.writeAPIError(w, r, err)
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": gated})
 		return
 	}
@@ -394,6 +407,9 @@ func (h *Handler) passkeyLoginFinish(w http.ResponseWriter, r *http.Request, req
 	} else {
 		// Post-login actions and MFA come before the session (mfa.go).
 		if next, err := h.gateLogin(r, f, u, []connector.Method{m}); err != nil || next != "" {
+			if err == nil {
+				err = offerLocalAfterMFA()
+			}
 			if err != nil {
 				h.writeAPIError(w, r, err)
 				return
