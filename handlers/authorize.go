@@ -199,10 +199,14 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 	// session that logged in earlier (single sign-on).
 	evidence := sessionEvidence(sess)
 	var outcome *actionOutcome
-	if freshLogin && pending.State.Actions != nil && pending.State.Actions.UserID == user.ID {
+	ranNow := false
+	if pending != nil && pending.State.Actions != nil && pending.State.Actions.UserID == user.ID {
+		// Run earlier in this flow: at the login, or before a page (consent)
+		// that this request now comes back from. Actions run once per flow.
 		outcome = pending.State.Actions
 	} else {
 		outcome = h.runActions(r, form, client, conn.Name, conn.ID, user, evidence)
+		ranNow = true
 	}
 	if outcome.stopped() {
 		if pending != nil {
@@ -257,7 +261,12 @@ func (h *Handler) continueAuthorize(w http.ResponseWriter, r *http.Request, ar f
 				h.authorizeError(w, r, ar, fosite.ErrConsentRequired.WithHint("The user has not granted the requested scopes to this client."))
 				return
 			}
-			h.redirectToPage(w, r, ar, pending, conn.ID, "/u/consent")
+			// Keep the actions' outcome for when consent comes back.
+			h.redirectToPageWith(w, r, ar, pending, conn.ID, "/u/consent", func(st *flowState) {
+				if ranNow {
+					st.Actions = outcome
+				}
+			})
 			return
 		}
 	}
@@ -369,16 +378,40 @@ func (h *Handler) pickConnection(ctx context.Context, client storage.Client, nam
 // redirectToPage stores the request (when not stored yet) and sends the
 // browser to a hosted page for it.
 func (h *Handler) redirectToPage(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, pending *flow, connectionID, page string) {
+	h.redirectToPageWith(w, r, ar, pending, connectionID, page, nil)
+}
+
+// redirectToPageWith is redirectToPage that also sets part of the flow
+// state (init, when not nil) before the browser leaves.
+func (h *Handler) redirectToPageWith(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, pending *flow, connectionID, page string, init func(*flowState)) {
 	ctx := r.Context()
 	id := ""
 	if pending != nil {
 		id = pending.Req.ID
+		if init != nil {
+			if err := h.saveFlowState(ctx, pending, init); err != nil {
+				h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+				return
+			}
+		}
 	} else {
 		now := time.Now()
+		var state []byte
+		if init != nil {
+			var st flowState
+			init(&st)
+			b, err := json.Marshal(st)
+			if err != nil {
+				h.authorizeError(w, r, ar, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error()))
+				return
+			}
+			state = b
+		}
 		req, err := h.opts.Store.CreateAuthRequest(ctx, storage.AuthRequest{
 			ClientID:     ar.GetClient().GetID(),
 			Form:         ar.GetRequestForm().Encode(),
 			ConnectionID: connectionID,
+			State:        state,
 			CreatedAt:    now,
 			ExpiresAt:    now.Add(authRequestLifetime),
 		})
