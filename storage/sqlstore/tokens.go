@@ -52,10 +52,33 @@ FROM oauth_tokens WHERE kind = $1 AND signature = $2`,
 FROM oauth_tokens WHERE kind = ? AND signature = ?`,
 }
 
+// queryRow runs a one-row query with database/sql on the handle GORM would
+// use (the pool, or the context's transaction) and scans it into dest;
+// no row is sql.ErrNoRows. It goes through QueryContext, not
+// QueryRowContext: GORM's prepared-statement pool answers a failed prepare
+// (a cancelled context, say) with a zero *sql.Row, whose Scan panics.
+func (s *Store) queryRow(ctx context.Context, q string, args []any, dest ...any) error {
+	rows, err := s.db(ctx).Statement.ConnPool.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // GetToken returns the token whatever its Active state and expiry.
 func (s *Store) GetToken(ctx context.Context, kind storage.TokenKind, signature string) (storage.OAuthToken, error) {
 	var r tokenRow
-	err := s.db(ctx).Statement.ConnPool.QueryRowContext(ctx, getTokenSQL[s.driver], string(kind), signature).Scan(
+	err := s.queryRow(ctx, getTokenSQL[s.driver], []any{string(kind), signature},
 		&r.Kind, &r.Signature, &r.RequestID, &r.ClientID, &r.Subject, &r.SessionID, &r.Active,
 		&r.AccessSignature, &r.RequestedAt, &r.ExpiresAt, &r.Data)
 	if err != nil {
@@ -409,7 +432,7 @@ func (s *Store) RotateToken(ctx context.Context, r storage.Rotation) error {
 	q, args := rotateSQL(r, rows)
 	var n int64
 	// database/sql directly, as in GetToken.
-	if err := s.db(ctx).Statement.ConnPool.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, q, args, &n); err != nil {
 		return wrap("rotate token", err)
 	}
 	if n == 1 {
