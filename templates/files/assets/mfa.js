@@ -5,86 +5,13 @@
 (function () {
   "use strict";
 
-  var supported = !!(window.PublicKeyCredential && navigator.credentials &&
-    typeof navigator.credentials.create === "function" && typeof navigator.credentials.get === "function");
-
-  function b64urlToBuffer(s) {
-    var b64 = s.replace(/-/g, "+").replace(/_/g, "/");
-    while (b64.length % 4) {
-      b64 += "=";
-    }
-    var bin = atob(b64);
-    var out = new Uint8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) {
-      out[i] = bin.charCodeAt(i);
-    }
-    return out.buffer;
-  }
-
-  function bufferToB64url(buf) {
-    var bytes = new Uint8Array(buf);
-    var bin = "";
-    for (var i = 0; i < bytes.length; i++) {
-      bin += String.fromCharCode(bytes[i]);
-    }
-    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
-
-  function descriptors(list) {
-    return (list || []).map(function (d) {
-      var out = { type: d.type, id: b64urlToBuffer(d.id) };
-      if (d.transports) {
-        out.transports = d.transports;
-      }
-      return out;
-    });
-  }
-
-  function creationOptions(json) {
-    if (typeof PublicKeyCredential.parseCreationOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseCreationOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBuffer(json.challenge);
-    o.user = Object.assign({}, json.user, { id: b64urlToBuffer(json.user.id) });
-    o.excludeCredentials = descriptors(json.excludeCredentials);
-    return o;
-  }
-
-  function requestOptions(json) {
-    if (typeof PublicKeyCredential.parseRequestOptionsFromJSON === "function") {
-      return PublicKeyCredential.parseRequestOptionsFromJSON(json);
-    }
-    var o = Object.assign({}, json);
-    o.challenge = b64urlToBuffer(json.challenge);
-    o.allowCredentials = descriptors(json.allowCredentials);
-    return o;
-  }
-
-  function credentialJSON(cred) {
-    if (typeof cred.toJSON === "function") {
-      return cred.toJSON();
-    }
-    var r = cred.response;
-    var response = { clientDataJSON: bufferToB64url(r.clientDataJSON) };
-    if (r.attestationObject) {
-      response.attestationObject = bufferToB64url(r.attestationObject);
-      response.transports = typeof r.getTransports === "function" ? r.getTransports() : [];
-    } else {
-      response.authenticatorData = bufferToB64url(r.authenticatorData);
-      response.signature = bufferToB64url(r.signature);
-      if (r.userHandle) {
-        response.userHandle = bufferToB64url(r.userHandle);
-      }
-    }
-    return {
-      id: cred.id,
-      rawId: bufferToB64url(cred.rawId),
-      type: cred.type,
-      clientExtensionResults: typeof cred.getClientExtensionResults === "function" ? cred.getClientExtensionResults() : {},
-      response: response
-    };
-  }
+  // The WebAuthn JSON helpers live in passkey.js (loaded on every page,
+  // before this script); without them the buttons stay hidden.
+  var webauthn = window.LatchkeyWebAuthn;
+  var supported = !!(webauthn && webauthn.supported);
+  var creationOptions = webauthn ? webauthn.creationOptions : null;
+  var requestOptions = webauthn ? webauthn.requestOptions : null;
+  var credentialJSON = webauthn ? webauthn.credentialJSON : null;
 
   function call(api, path, body) {
     return fetch(api + path, {

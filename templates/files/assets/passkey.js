@@ -100,6 +100,15 @@
     };
   }
 
+  // The helpers above, for the pages' other scripts (mfa.js: security keys
+  // as a second factor), so there is one copy of them.
+  window.LatchkeyWebAuthn = Object.freeze({
+    supported: supported,
+    creationOptions: creationOptions,
+    requestOptions: requestOptions,
+    credentialJSON: credentialJSON
+  });
+
   // --- the API ------------------------------------------------------------
 
   function ApiError(status, body) {
