@@ -163,6 +163,48 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request) (string, bool
 	return token, true
 }
 
+// linkSubmit starts the POST of an emailed link's page: it checks the form
+// (linkForm), finds the link's connection and the capability T the link
+// needs from it. When it returns false it has answered (an unknown
+// connection, or one without T, is an invalid link).
+func linkSubmit[T any](h *Handler, w http.ResponseWriter, r *http.Request) (T, string, bool) {
+	var zero T
+	token, ok := h.linkForm(w, r)
+	if !ok {
+		return zero, "", false
+	}
+	c, err := h.linkConnector(r)
+	if errors.Is(err, errUnknownConnection) {
+		h.renderLinkInvalid(w, r)
+		return zero, "", false
+	}
+	if err != nil {
+		h.renderInternalError(w, r, err)
+		return zero, "", false
+	}
+	capability, ok := c.(T)
+	if !ok {
+		h.renderLinkInvalid(w, r)
+		return zero, "", false
+	}
+	return capability, token, true
+}
+
+// linkUsed answers a failed use of an emailed link's token: a dead link
+// (database.ErrInvalidToken) gets the invalid-link page, anything else the
+// internal-error page. It reports whether err was nil.
+func (h *Handler) linkUsed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, database.ErrInvalidToken):
+		h.renderLinkInvalid(w, r)
+	default:
+		h.renderInternalError(w, r, err)
+	}
+	return false
+}
+
 func (h *Handler) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
 	token := r.URL.Query().Get("token")
 	if token == "" || len(token) > 128 {
@@ -175,31 +217,12 @@ func (h *Handler) verifyEmailPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) verifyEmailSubmit(w http.ResponseWriter, r *http.Request) {
-	token, ok := h.linkForm(w, r)
+	ev, token, ok := linkSubmit[emailVerifier](h, w, r)
 	if !ok {
-		return
-	}
-	c, err := h.linkConnector(r)
-	if errors.Is(err, errUnknownConnection) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
-		return
-	}
-	ev, ok := c.(emailVerifier)
-	if !ok {
-		h.renderLinkInvalid(w, r)
 		return
 	}
 	u, err := ev.VerifyEmail(r.Context(), token)
-	if errors.Is(err, database.ErrInvalidToken) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
+	if !h.linkUsed(w, r, err) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "email verified", "user_id", u.ID, "by", "link")

@@ -13,7 +13,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/latchkey/latchkey/connector/database"
+	"github.com/latchkey/latchkey/connector"
 	"github.com/latchkey/latchkey/connector/passkey"
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/templates"
@@ -86,32 +86,17 @@ func (h *Handler) recoverPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) recoverSubmit(w http.ResponseWriter, r *http.Request) {
-	token, ok := h.linkForm(w, r)
+	c, token, ok := linkSubmit[connector.Connector](h, w, r)
 	if !ok {
 		return
 	}
-	c, err := h.linkConnector(r)
-	if errors.Is(err, errUnknownConnection) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
-		return
-	}
 	pr, ok := c.(passkeyRecoverer)
-	rp := passkeysOf(c)
-	if !ok || rp == nil {
+	if !ok || passkeysOf(c) == nil {
 		h.renderLinkInvalid(w, r)
 		return
 	}
 	u, err := pr.ConsumeRecovery(r.Context(), token)
-	if errors.Is(err, database.ErrInvalidToken) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
+	if !h.linkUsed(w, r, err) {
 		return
 	}
 	grant, err := h.newRecoveryGrant(r.Context(), u, c.Connection().Name)

@@ -2,10 +2,8 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"net/http"
 
-	"github.com/latchkey/latchkey/connector/database"
 	"github.com/latchkey/latchkey/storage"
 	"github.com/latchkey/latchkey/templates"
 )
@@ -39,31 +37,12 @@ func (h *Handler) unblockPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) unblockSubmit(w http.ResponseWriter, r *http.Request) {
-	token, ok := h.linkForm(w, r)
+	ub, token, ok := linkSubmit[unblocker](h, w, r)
 	if !ok {
-		return
-	}
-	c, err := h.linkConnector(r)
-	if errors.Is(err, errUnknownConnection) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
-		return
-	}
-	ub, ok := c.(unblocker)
-	if !ok {
-		h.renderLinkInvalid(w, r)
 		return
 	}
 	u, err := ub.Unblock(r.Context(), token)
-	if errors.Is(err, database.ErrInvalidToken) {
-		h.renderLinkInvalid(w, r)
-		return
-	}
-	if err != nil {
-		h.renderInternalError(w, r, err)
+	if !h.linkUsed(w, r, err) {
 		return
 	}
 	h.log.InfoContext(r.Context(), "account unblocked by link", "user_id", u.ID)
