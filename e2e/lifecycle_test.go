@@ -437,10 +437,14 @@ func (e *lifecycleEnv) testBruteForce(t *testing.T) {
 
 	// Blocked again, then a password reset lifts the block.
 	b = e.newBrowser(t)
+	n = e.mailCount()
 	for i := range bfThreshold {
 		e.passwordAttempt(t, b, connBruteForce, email, "wrong again "+string(rune('a'+i)))
 	}
 	wantText(t, e.passwordAttempt(t, b, connBruteForce, email, userPassword), http.StatusTooManyRequests, wantBlocked)
+	// The new block's unblock mail goes out in the background: wait for it,
+	// so that it cannot pass for the reset mail below.
+	e.onlyLink(t, e.lastMail(t, email, n), "/u/unblock")
 	n = e.mailCount()
 	p := b.get(t, e.url("/u/reset-password/request?connection="+url.QueryEscape(connBruteForce)))
 	b.submit(t, p, fields{"email": email})
