@@ -106,13 +106,8 @@ func (s *Store) CreateClient(ctx context.Context, c storage.Client) (storage.Cli
 		c.UpdatedAt = c.CreatedAt
 	}
 	r := toClientRow(c)
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.Client{}, wrap("create client", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.Client{}, wrap("create client", err)
+	if err := s.insert(ctx, "create client", &r); err != nil {
+		return storage.Client{}, err
 	}
 	out, err := r.toClient()
 	if err != nil {

@@ -33,13 +33,8 @@ func (s *Store) CreateSession(ctx context.Context, se storage.Session) (storage.
 		se.AuthTime = se.CreatedAt
 	}
 	r := toSessionRow(se)
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.Session{}, wrap("create session", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.Session{}, wrap("create session", err)
+	if err := s.insert(ctx, "create session", &r); err != nil {
+		return storage.Session{}, err
 	}
 	out, err := r.toSession()
 	if err != nil {
@@ -154,13 +149,8 @@ func (s *Store) CreateAuthRequest(ctx context.Context, a storage.AuthRequest) (s
 		a.CreatedAt = s.now()
 	}
 	r := toAuthRequestRow(a)
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.AuthRequest{}, wrap("create auth request", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.AuthRequest{}, wrap("create auth request", err)
+	if err := s.insert(ctx, "create auth request", &r); err != nil {
+		return storage.AuthRequest{}, err
 	}
 	return r.toAuthRequest(), nil
 }

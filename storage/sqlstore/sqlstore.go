@@ -367,6 +367,20 @@ func (g *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (stri
 	g.log.DebugContext(ctx, "gorm statement", "elapsed", elapsed, "rows", rows, "error", err)
 }
 
+// insert creates row under the write lock; op names the operation in
+// errors ("create client").
+func (s *Store) insert(ctx context.Context, op string, row any) error {
+	release, err := s.writeLock(ctx)
+	if err != nil {
+		return wrap(op, err)
+	}
+	defer release()
+	if err := s.db(ctx).Create(row).Error; err != nil {
+		return wrap(op, err)
+	}
+	return nil
+}
+
 // deleteByID deletes the row of model's table with that primary key under
 // the write lock; a missing row is storage.ErrNotFound. op names the
 // operation in errors ("delete client").

@@ -30,13 +30,8 @@ func (s *Store) CreateToken(ctx context.Context, t storage.OAuthToken) error {
 		Subject: t.Subject, SessionID: t.SessionID, Active: t.Active, AccessSignature: t.AccessSignature,
 		RequestedAt: dbTime(t.RequestedAt), ExpiresAt: nullTime(t.ExpiresAt), Data: emptyNil(t.Data),
 	}
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return wrap("create token", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return wrap("create token", err)
+	if err := s.insert(ctx, "create token", &r); err != nil {
+		return err
 	}
 	return nil
 }
@@ -231,13 +226,8 @@ func (s *Store) CreateChallenge(ctx context.Context, c storage.Challenge) (stora
 		ID: c.ID, Kind: c.Kind, UserID: c.UserID, Data: emptyNil(c.Data),
 		CreatedAt: dbTime(c.CreatedAt), ExpiresAt: nullTime(c.ExpiresAt),
 	}
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.Challenge{}, wrap("create challenge", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.Challenge{}, wrap("create challenge", err)
+	if err := s.insert(ctx, "create challenge", &r); err != nil {
+		return storage.Challenge{}, err
 	}
 	return r.toChallenge(), nil
 }

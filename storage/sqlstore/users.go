@@ -38,13 +38,8 @@ func (s *Store) CreateUser(ctx context.Context, u storage.User) (storage.User, e
 		u.UpdatedAt = u.CreatedAt
 	}
 	r := toUserRow(u)
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.User{}, wrap("create user", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.User{}, wrap("create user", err)
+	if err := s.insert(ctx, "create user", &r); err != nil {
+		return storage.User{}, err
 	}
 	return r.toUser(), nil
 }
@@ -171,13 +166,8 @@ func (s *Store) CreateCredential(ctx context.Context, c storage.Credential) (sto
 		c.UpdatedAt = c.CreatedAt
 	}
 	r := toCredentialRow(c)
-	release, err := s.writeLock(ctx)
-	if err != nil {
-		return storage.Credential{}, wrap("create credential", err)
-	}
-	defer release()
-	if err := s.db(ctx).Create(&r).Error; err != nil {
-		return storage.Credential{}, wrap("create credential", err)
+	if err := s.insert(ctx, "create credential", &r); err != nil {
+		return storage.Credential{}, err
 	}
 	return r.toCredential(), nil
 }
